@@ -1,0 +1,55 @@
+# embed — PostgreSQL extension, built with PGXS.
+#
+#   make demo    build, install and run the demo on a throwaway cluster
+#   make test    build, install and run every test (pg_regress + TAP + clients)
+#   make bench   benchmarks (see bench/README.md)
+#
+# Both demo and test install missing Debian packages first, so they work on a
+# fresh machine; plain `make` / `make install` need postgresql-server-dev-NN.
+
+EXTENSION  = embed
+EXTVERSION = 0.1.0
+MODULE_big = embed
+
+OBJS = \
+	src/embed.o \
+	src/kernels.o \
+	src/vecparse.o \
+	src/vector.o \
+	src/aggregate.o
+
+# The install script is assembled from one fragment per component, in order.
+SQL_PARTS = \
+	src/sql/vector.sql \
+	src/sql/aggregate.sql
+
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+
+# pg_regress suites: sql/NAME.sql -> expected/NAME.out
+REGRESS = vector_io vector_cast vector_ops vector_func aggregate kernels errors
+
+PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+
+# No -march=native: SIMD paths are compiled per function with target
+# attributes and chosen at load time (src/kernels.c).
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+endif
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@
+
+.PHONY: test demo bench
+
+# The two user-facing commands: each bootstraps its own dependencies.
+test:
+	@bash test/scripts/run-tests.sh
+
+demo:
+	@bash test/scripts/run-demo.sh
+
+bench:
+	@bash bench/run.sh $(if $(DATASET),--dataset $(DATASET)) $(if $(INDEX),--index "$(INDEX)")

@@ -1,0 +1,187 @@
+/*
+ * aggregate.c — avg() and sum() over vectors.
+ *
+ * One accumulator serves both aggregates (and, later, other dense element
+ * types): a count and per-dimension float8 sums, allocated once per group in
+ * the aggregate context and updated in place.  float8 sums keep avg() of
+ * millions of float4 vectors accurate and make sum() overflow detectable at
+ * the end instead of silently saturating.
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "fmgr.h"
+#include "libpq/pqformat.h"
+#include "utils/memutils.h"
+
+#include "vector.h"
+
+typedef struct VecAccum
+{
+	int64		n;				/* non-NULL inputs seen */
+	int32		dim;
+	double		sum[FLEXIBLE_ARRAY_MEMBER];
+} VecAccum;
+
+#define VECACCUM_SIZE(dim) (offsetof(VecAccum, sum) + sizeof(double) * (dim))
+
+static MemoryContext
+agg_context(FunctionCallInfo fcinfo, const char *fname)
+{
+	MemoryContext ctx;
+
+	if (!AggCheckCallContext(fcinfo, &ctx))
+		elog(ERROR, "%s called in non-aggregate context", fname);
+	return ctx;
+}
+
+static VecAccum *
+accum_new(MemoryContext ctx, int dim)
+{
+	VecAccum   *s = MemoryContextAllocZero(ctx, VECACCUM_SIZE(dim));
+
+	s->dim = dim;
+	return s;
+}
+
+PG_FUNCTION_INFO_V1(vector_accum);
+Datum
+vector_accum(PG_FUNCTION_ARGS)
+{
+	MemoryContext ctx = agg_context(fcinfo, "vector_accum");
+	VecAccum   *s = PG_ARGISNULL(0) ? NULL : (VecAccum *) PG_GETARG_POINTER(0);
+	Vector	   *v;
+
+	/* NULL inputs are skipped, as by every SQL aggregate */
+	if (PG_ARGISNULL(1))
+	{
+		if (s == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(s);
+	}
+	v = PG_GETARG_VECTOR_P(1);
+	if (s == NULL)
+		s = accum_new(ctx, v->dim);
+	else
+		embed_check_same_dims(s->dim, v->dim);
+
+	for (int i = 0; i < v->dim; i++)
+		s->sum[i] += v->x[i];
+	s->n++;
+	PG_RETURN_POINTER(s);
+}
+
+PG_FUNCTION_INFO_V1(vector_accum_combine);
+Datum
+vector_accum_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext ctx = agg_context(fcinfo, "vector_accum_combine");
+	VecAccum   *a = PG_ARGISNULL(0) ? NULL : (VecAccum *) PG_GETARG_POINTER(0);
+	VecAccum   *b = PG_ARGISNULL(1) ? NULL : (VecAccum *) PG_GETARG_POINTER(1);
+
+	if (b == NULL)
+	{
+		if (a == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(a);
+	}
+	if (a == NULL)
+	{
+		/* b may live in a shorter-lived context: copy it into ours */
+		a = accum_new(ctx, b->dim);
+		memcpy(a, b, VECACCUM_SIZE(b->dim));
+		PG_RETURN_POINTER(a);
+	}
+	embed_check_same_dims(a->dim, b->dim);
+	for (int i = 0; i < a->dim; i++)
+		a->sum[i] += b->sum[i];
+	a->n += b->n;
+	PG_RETURN_POINTER(a);
+}
+
+/* Serialized form: int64 n, int32 dim, dim x float8 (network order). */
+PG_FUNCTION_INFO_V1(vector_accum_serialize);
+Datum
+vector_accum_serialize(PG_FUNCTION_ARGS)
+{
+	VecAccum   *s;
+	StringInfoData buf;
+
+	agg_context(fcinfo, "vector_accum_serialize");
+	s = (VecAccum *) PG_GETARG_POINTER(0);
+	pq_begintypsend(&buf);
+	pq_sendint64(&buf, s->n);
+	pq_sendint32(&buf, s->dim);
+	for (int i = 0; i < s->dim; i++)
+		pq_sendfloat8(&buf, s->sum[i]);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+PG_FUNCTION_INFO_V1(vector_accum_deserialize);
+Datum
+vector_accum_deserialize(PG_FUNCTION_ARGS)
+{
+	MemoryContext ctx = agg_context(fcinfo, "vector_accum_deserialize");
+	bytea	   *b = PG_GETARG_BYTEA_PP(0);
+	StringInfoData buf;
+	VecAccum   *s;
+	int64		n;
+	int32		dim;
+
+	buf.data = VARDATA_ANY(b);
+	buf.len = VARSIZE_ANY_EXHDR(b);
+	buf.maxlen = buf.len;
+	buf.cursor = 0;
+	n = pq_getmsgint64(&buf);
+	dim = pq_getmsgint(&buf, 4);
+	if (dim < 1 || dim > VECTOR_MAX_DIM || buf.len - buf.cursor != (int) sizeof(double) * dim)
+		elog(ERROR, "corrupt vector aggregate state");
+	s = accum_new(ctx, dim);
+	s->n = n;
+	for (int i = 0; i < dim; i++)
+		s->sum[i] = pq_getmsgfloat8(&buf);
+	PG_RETURN_POINTER(s);
+}
+
+/* Build the result vector from the state; divisor 1 for sum, n for avg. */
+static Vector *
+accum_result(const VecAccum *s, double divisor)
+{
+	Vector	   *r = new_vector(s->dim);
+
+	for (int i = 0; i < s->dim; i++)
+	{
+		double		x = s->sum[i] / divisor;
+
+		if (fabs(x) > FLT_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("value out of range: overflow")));
+		r->x[i] = (float) x;
+	}
+	return r;
+}
+
+PG_FUNCTION_INFO_V1(vector_avg_final);
+Datum
+vector_avg_final(PG_FUNCTION_ARGS)
+{
+	VecAccum   *s = PG_ARGISNULL(0) ? NULL : (VecAccum *) PG_GETARG_POINTER(0);
+
+	if (s == NULL || s->n == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_VECTOR_P(accum_result(s, (double) s->n));
+}
+
+PG_FUNCTION_INFO_V1(vector_sum_final);
+Datum
+vector_sum_final(PG_FUNCTION_ARGS)
+{
+	VecAccum   *s = PG_ARGISNULL(0) ? NULL : (VecAccum *) PG_GETARG_POINTER(0);
+
+	if (s == NULL || s->n == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_VECTOR_P(accum_result(s, 1.0));
+}

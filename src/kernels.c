@@ -1,0 +1,549 @@
+/*
+ * kernels.c — distance kernels and their runtime CPU dispatch.
+ *
+ * Three tables: "portable" (plain C, any CPU), "avx2" (AVX2 + FMA) and
+ * "avx512" (AVX-512F).  The SIMD ones are compiled with target attributes so
+ * one build runs anywhere; which one runs is decided from CPUID at load.
+ *
+ * All kernels keep several independent accumulators: a single running sum is
+ * bound by FMA latency, not throughput, and also loses more precision.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "kernels.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define EMBED_X86 1
+#include <immintrin.h>
+#endif
+
+/* ---------- portable ---------- */
+
+static float
+l2sq_portable(const float *a, const float *b, int n)
+{
+	float		s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+	int			i = 0;
+
+	for (; i + 4 <= n; i += 4)
+	{
+		float		d0 = a[i] - b[i],
+					d1 = a[i + 1] - b[i + 1],
+					d2 = a[i + 2] - b[i + 2],
+					d3 = a[i + 3] - b[i + 3];
+
+		s0 += d0 * d0;
+		s1 += d1 * d1;
+		s2 += d2 * d2;
+		s3 += d3 * d3;
+	}
+	for (; i < n; i++)
+	{
+		float		d = a[i] - b[i];
+
+		s0 += d * d;
+	}
+	return (s0 + s1) + (s2 + s3);
+}
+
+static float
+dot_portable(const float *a, const float *b, int n)
+{
+	float		s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+	int			i = 0;
+
+	for (; i + 4 <= n; i += 4)
+	{
+		s0 += a[i] * b[i];
+		s1 += a[i + 1] * b[i + 1];
+		s2 += a[i + 2] * b[i + 2];
+		s3 += a[i + 3] * b[i + 3];
+	}
+	for (; i < n; i++)
+		s0 += a[i] * b[i];
+	return (s0 + s1) + (s2 + s3);
+}
+
+static float
+l1_portable(const float *a, const float *b, int n)
+{
+	float		s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+	int			i = 0;
+
+	for (; i + 4 <= n; i += 4)
+	{
+		s0 += fabsf(a[i] - b[i]);
+		s1 += fabsf(a[i + 1] - b[i + 1]);
+		s2 += fabsf(a[i + 2] - b[i + 2]);
+		s3 += fabsf(a[i + 3] - b[i + 3]);
+	}
+	for (; i < n; i++)
+		s0 += fabsf(a[i] - b[i]);
+	return (s0 + s1) + (s2 + s3);
+}
+
+static void
+cosine_parts_portable(const float *a, const float *b, int n,
+					  float *ab, float *aa, float *bb)
+{
+	float		sab0 = 0, sab1 = 0, saa0 = 0, saa1 = 0, sbb0 = 0, sbb1 = 0;
+	int			i = 0;
+
+	for (; i + 2 <= n; i += 2)
+	{
+		sab0 += a[i] * b[i];
+		sab1 += a[i + 1] * b[i + 1];
+		saa0 += a[i] * a[i];
+		saa1 += a[i + 1] * a[i + 1];
+		sbb0 += b[i] * b[i];
+		sbb1 += b[i + 1] * b[i + 1];
+	}
+	for (; i < n; i++)
+	{
+		sab0 += a[i] * b[i];
+		saa0 += a[i] * a[i];
+		sbb0 += b[i] * b[i];
+	}
+	*ab = sab0 + sab1;
+	*aa = saa0 + saa1;
+	*bb = sbb0 + sbb1;
+}
+
+static const EmbedKernels kernels_portable = {
+	"portable", l2sq_portable, dot_portable, l1_portable, cosine_parts_portable
+};
+
+#ifdef EMBED_X86
+
+/* ---------- AVX2 + FMA: 8 lanes, 4 accumulators ---------- */
+
+#define AVX2_TARGET __attribute__((target("avx2,fma")))
+
+AVX2_TARGET static inline float
+hsum256(__m256 v)
+{
+	__m128		lo = _mm256_castps256_ps128(v);
+	__m128		hi = _mm256_extractf128_ps(v, 1);
+
+	lo = _mm_add_ps(lo, hi);
+	lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+	lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+	return _mm_cvtss_f32(lo);
+}
+
+AVX2_TARGET static float
+l2sq_avx2(const float *a, const float *b, int n)
+{
+	__m256		s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+	int			i = 0;
+	float		tail = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+		__m256		d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+		__m256		d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
+		__m256		d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+		s1 = _mm256_fmadd_ps(d1, d1, s1);
+		s2 = _mm256_fmadd_ps(d2, d2, s2);
+		s3 = _mm256_fmadd_ps(d3, d3, s3);
+	}
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+
+		s0 = _mm256_fmadd_ps(d, d, s0);
+	}
+	for (; i < n; i++)
+	{
+		float		d = a[i] - b[i];
+
+		tail += d * d;
+	}
+	return hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))) + tail;
+}
+
+AVX2_TARGET static float
+dot_avx2(const float *a, const float *b, int n)
+{
+	__m256		s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+	int			i = 0;
+	float		tail = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+		s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+		s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+	}
+	for (; i + 8 <= n; i += 8)
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+	for (; i < n; i++)
+		tail += a[i] * b[i];
+	return hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))) + tail;
+}
+
+AVX2_TARGET static float
+l1_avx2(const float *a, const float *b, int n)
+{
+	const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+	__m256		s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+	int			i = 0;
+	float		tail = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		s0 = _mm256_add_ps(s0, _mm256_and_ps(absmask, _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i))));
+		s1 = _mm256_add_ps(s1, _mm256_and_ps(absmask, _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8))));
+		s2 = _mm256_add_ps(s2, _mm256_and_ps(absmask, _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16))));
+		s3 = _mm256_add_ps(s3, _mm256_and_ps(absmask, _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24))));
+	}
+	for (; i + 8 <= n; i += 8)
+		s0 = _mm256_add_ps(s0, _mm256_and_ps(absmask, _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i))));
+	for (; i < n; i++)
+		tail += fabsf(a[i] - b[i]);
+	return hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))) + tail;
+}
+
+AVX2_TARGET static void
+cosine_parts_avx2(const float *a, const float *b, int n,
+				  float *ab, float *aa, float *bb)
+{
+	__m256		sab0 = _mm256_setzero_ps(), sab1 = sab0,
+				saa0 = sab0, saa1 = sab0,
+				sbb0 = sab0, sbb1 = sab0;
+	int			i = 0;
+	float		tab = 0, taa = 0, tbb = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m256		a0 = _mm256_loadu_ps(a + i), b0 = _mm256_loadu_ps(b + i);
+		__m256		a1 = _mm256_loadu_ps(a + i + 8), b1 = _mm256_loadu_ps(b + i + 8);
+
+		sab0 = _mm256_fmadd_ps(a0, b0, sab0);
+		saa0 = _mm256_fmadd_ps(a0, a0, saa0);
+		sbb0 = _mm256_fmadd_ps(b0, b0, sbb0);
+		sab1 = _mm256_fmadd_ps(a1, b1, sab1);
+		saa1 = _mm256_fmadd_ps(a1, a1, saa1);
+		sbb1 = _mm256_fmadd_ps(b1, b1, sbb1);
+	}
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		a0 = _mm256_loadu_ps(a + i), b0 = _mm256_loadu_ps(b + i);
+
+		sab0 = _mm256_fmadd_ps(a0, b0, sab0);
+		saa0 = _mm256_fmadd_ps(a0, a0, saa0);
+		sbb0 = _mm256_fmadd_ps(b0, b0, sbb0);
+	}
+	for (; i < n; i++)
+	{
+		tab += a[i] * b[i];
+		taa += a[i] * a[i];
+		tbb += b[i] * b[i];
+	}
+	*ab = hsum256(_mm256_add_ps(sab0, sab1)) + tab;
+	*aa = hsum256(_mm256_add_ps(saa0, saa1)) + taa;
+	*bb = hsum256(_mm256_add_ps(sbb0, sbb1)) + tbb;
+}
+
+static const EmbedKernels kernels_avx2 = {
+	"avx2", l2sq_avx2, dot_avx2, l1_avx2, cosine_parts_avx2
+};
+
+/* ---------- AVX-512F: 16 lanes, masked tails ---------- */
+
+#define AVX512_TARGET __attribute__((target("avx512f")))
+
+/* mask selecting the first r (< 16) lanes */
+#define TAILMASK(r) ((__mmask16) ((1u << (r)) - 1))
+
+AVX512_TARGET static float
+l2sq_avx512(const float *a, const float *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+	int			i = 0;
+
+	for (; i + 64 <= n; i += 64)
+	{
+		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+		__m512		d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+		__m512		d2 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
+		__m512		d3 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
+
+		s0 = _mm512_fmadd_ps(d0, d0, s0);
+		s1 = _mm512_fmadd_ps(d1, d1, s1);
+		s2 = _mm512_fmadd_ps(d2, d2, s2);
+		s3 = _mm512_fmadd_ps(d3, d3, s3);
+	}
+	for (; i + 16 <= n; i += 16)
+	{
+		__m512		d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+
+		s0 = _mm512_fmadd_ps(d, d, s0);
+	}
+	if (i < n)
+	{
+		__mmask16	m = TAILMASK(n - i);
+		__m512		d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
+
+		s1 = _mm512_fmadd_ps(d, d, s1);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+AVX512_TARGET static float
+dot_avx512(const float *a, const float *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+	int			i = 0;
+
+	for (; i + 64 <= n; i += 64)
+	{
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+		s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+		s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
+		s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
+	}
+	for (; i + 16 <= n; i += 16)
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+	if (i < n)
+	{
+		__mmask16	m = TAILMASK(n - i);
+
+		s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s1);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+AVX512_TARGET static inline __m512
+abs512(__m512 v)
+{
+	return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v),
+												_mm512_set1_epi32(0x7fffffff)));
+}
+
+AVX512_TARGET static float
+l1_avx512(const float *a, const float *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+	int			i = 0;
+
+	for (; i + 64 <= n; i += 64)
+	{
+		s0 = _mm512_add_ps(s0, abs512(_mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i))));
+		s1 = _mm512_add_ps(s1, abs512(_mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16))));
+		s2 = _mm512_add_ps(s2, abs512(_mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32))));
+		s3 = _mm512_add_ps(s3, abs512(_mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48))));
+	}
+	for (; i + 16 <= n; i += 16)
+		s0 = _mm512_add_ps(s0, abs512(_mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i))));
+	if (i < n)
+	{
+		__mmask16	m = TAILMASK(n - i);
+
+		s1 = _mm512_add_ps(s1, abs512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i),
+													  _mm512_maskz_loadu_ps(m, b + i))));
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+AVX512_TARGET static void
+cosine_parts_avx512(const float *a, const float *b, int n,
+					float *ab, float *aa, float *bb)
+{
+	__m512		sab = _mm512_setzero_ps(), saa = sab, sbb = sab;
+	__m512		sab1 = sab, saa1 = sab, sbb1 = sab;
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		__m512		a0 = _mm512_loadu_ps(a + i), b0 = _mm512_loadu_ps(b + i);
+		__m512		a1 = _mm512_loadu_ps(a + i + 16), b1 = _mm512_loadu_ps(b + i + 16);
+
+		sab = _mm512_fmadd_ps(a0, b0, sab);
+		saa = _mm512_fmadd_ps(a0, a0, saa);
+		sbb = _mm512_fmadd_ps(b0, b0, sbb);
+		sab1 = _mm512_fmadd_ps(a1, b1, sab1);
+		saa1 = _mm512_fmadd_ps(a1, a1, saa1);
+		sbb1 = _mm512_fmadd_ps(b1, b1, sbb1);
+	}
+	for (; i < n; i += 16)
+	{
+		__mmask16	m = (n - i >= 16) ? (__mmask16) 0xffff : TAILMASK(n - i);
+		__m512		a0 = _mm512_maskz_loadu_ps(m, a + i), b0 = _mm512_maskz_loadu_ps(m, b + i);
+
+		sab = _mm512_fmadd_ps(a0, b0, sab);
+		saa = _mm512_fmadd_ps(a0, a0, saa);
+		sbb = _mm512_fmadd_ps(b0, b0, sbb);
+	}
+	*ab = _mm512_reduce_add_ps(_mm512_add_ps(sab, sab1));
+	*aa = _mm512_reduce_add_ps(_mm512_add_ps(saa, saa1));
+	*bb = _mm512_reduce_add_ps(_mm512_add_ps(sbb, sbb1));
+}
+
+static const EmbedKernels kernels_avx512 = {
+	"avx512", l2sq_avx512, dot_avx512, l1_avx512, cosine_parts_avx512
+};
+
+#endif							/* EMBED_X86 */
+
+/* ---------- dispatch ---------- */
+
+const EmbedKernels *embed_active_kernels = &kernels_portable;
+
+/* filled once by embed_kernels_init(); NULL-terminated, best last */
+static const EmbedKernels *supported[4];
+
+void
+embed_kernels_init(void)
+{
+	int			n = 0;
+
+	supported[n++] = &kernels_portable;
+#ifdef EMBED_X86
+	__builtin_cpu_init();
+	/* __builtin_cpu_supports also checks that the OS saves the wide registers */
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		supported[n++] = &kernels_avx2;
+	if (__builtin_cpu_supports("avx512f"))
+		supported[n++] = &kernels_avx512;
+#endif
+	supported[n] = NULL;
+	embed_active_kernels = supported[n - 1];
+}
+
+const EmbedKernels *const *
+embed_supported_kernels(void)
+{
+	return supported;
+}
+
+const EmbedKernels *
+embed_best_kernels(void)
+{
+	const EmbedKernels *best = &kernels_portable;
+
+	for (int i = 0; supported[i] != NULL; i++)
+		best = supported[i];
+	return best;
+}
+
+const EmbedKernels *
+embed_find_kernels(const char *name)
+{
+	for (int i = 0; supported[i] != NULL; i++)
+		if (strcmp(supported[i]->name, name) == 0)
+			return supported[i];
+	return NULL;
+}
+
+/* ---------- entry points with the double-precision fallback ---------- */
+
+double
+embed_l2sq(const float *a, const float *b, int n)
+{
+	float		r = embed_active_kernels->l2sq(a, b, n);
+
+	if (unlikely(isinf(r)))
+	{
+		double		s = 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			double		d = (double) a[i] - (double) b[i];
+
+			s += d * d;
+		}
+		return s;
+	}
+	return r;
+}
+
+double
+embed_dot(const float *a, const float *b, int n)
+{
+	float		r = embed_active_kernels->dot(a, b, n);
+
+	/* NaN too: +Inf and -Inf partial sums can meet */
+	if (unlikely(isinf(r) || isnan(r)))
+	{
+		double		s = 0;
+
+		for (int i = 0; i < n; i++)
+			s += (double) a[i] * (double) b[i];
+		return s;
+	}
+	return r;
+}
+
+double
+embed_l1(const float *a, const float *b, int n)
+{
+	float		r = embed_active_kernels->l1(a, b, n);
+
+	if (unlikely(isinf(r)))
+	{
+		double		s = 0;
+
+		for (int i = 0; i < n; i++)
+			s += fabs((double) a[i] - (double) b[i]);
+		return s;
+	}
+	return r;
+}
+
+/*
+ * 1 - cos(a, b), clamped to [0, 2].  A zero vector has no direction: NaN,
+ * which sorts after every number, so it never wins an ORDER BY.
+ */
+double
+embed_cosine_distance(const float *a, const float *b, int n)
+{
+	float		fab, faa, fbb;
+	double		ab, aa, bb, sim;
+
+	embed_active_kernels->cosine_parts(a, b, n, &fab, &faa, &fbb);
+	ab = fab;
+	aa = faa;
+	bb = fbb;
+	/*
+	 * Redo in double when float32 overflowed, or when a norm is so small that
+	 * its squares fell into denormals (cosine is scale-free, so tiny vectors
+	 * deserve the same answer as their scaled-up copies).
+	 */
+	if (unlikely(isinf(faa) || isinf(fbb) || isinf(fab) || isnan(fab) ||
+				 faa < 1e-30f || fbb < 1e-30f))
+	{
+		ab = aa = bb = 0;
+		for (int i = 0; i < n; i++)
+		{
+			ab += (double) a[i] * (double) b[i];
+			aa += (double) a[i] * (double) a[i];
+			bb += (double) b[i] * (double) b[i];
+		}
+	}
+	sim = ab / (sqrt(aa) * sqrt(bb));
+	if (isnan(sim))
+		return NAN;
+	if (sim > 1.0)
+		sim = 1.0;
+	else if (sim < -1.0)
+		sim = -1.0;
+	return 1.0 - sim;
+}
+
+/* Norms are not hot: compute them in double, which cannot overflow here. */
+double
+embed_norm(const float *a, int n)
+{
+	double		s = 0;
+
+	for (int i = 0; i < n; i++)
+		s += (double) a[i] * (double) a[i];
+	return sqrt(s);
+}

@@ -1,0 +1,49 @@
+/*
+ * kernels.h — the one home of embed's numeric kernels.
+ *
+ * Every distance and reduction over float32 arrays goes through the table
+ * selected here.  Each CPU-specific table is compiled with per-function target
+ * attributes (no -march flags), and the best one the running CPU supports is
+ * chosen once at load time; `SET embed.simd = ...` can pin another supported
+ * table (for tests, benchmarks and debugging).
+ *
+ * Raw kernels accumulate in float32 lanes, like every SIMD engine does.  The
+ * embed_* wrappers below are what callers use: they widen the result to
+ * float8 and, when float32 accumulation overflowed (finite inputs whose
+ * squares or products exceed FLT_MAX), recompute in double so that a distance
+ * between finite vectors is always finite and correct.
+ */
+#ifndef EMBED_KERNELS_H
+#define EMBED_KERNELS_H
+
+typedef struct EmbedKernels
+{
+	const char *name;
+	/* sum((a-b)^2) */
+	float		(*l2sq) (const float *a, const float *b, int n);
+	/* sum(a*b) */
+	float		(*dot) (const float *a, const float *b, int n);
+	/* sum(|a-b|) */
+	float		(*l1) (const float *a, const float *b, int n);
+	/* sum(a*b), sum(a*a), sum(b*b) in one pass */
+	void		(*cosine_parts) (const float *a, const float *b, int n,
+								 float *ab, float *aa, float *bb);
+} EmbedKernels;
+
+/* the active table; never NULL after embed_kernels_init() */
+extern const EmbedKernels *embed_active_kernels;
+
+extern void embed_kernels_init(void);
+/* NULL-terminated list of the tables this CPU can run, best last */
+extern const EmbedKernels *const *embed_supported_kernels(void);
+extern const EmbedKernels *embed_find_kernels(const char *name);
+extern const EmbedKernels *embed_best_kernels(void);
+
+/* Entry points with the overflow fallback: results are float8. */
+extern double embed_l2sq(const float *a, const float *b, int n);
+extern double embed_dot(const float *a, const float *b, int n);
+extern double embed_l1(const float *a, const float *b, int n);
+extern double embed_cosine_distance(const float *a, const float *b, int n);
+extern double embed_norm(const float *a, int n);
+
+#endif
