@@ -527,7 +527,8 @@ embed_cosine_distance(const float *a, const float *b, int n)
 			bb += (double) b[i] * (double) b[i];
 		}
 	}
-	sim = ab / (sqrt(aa) * sqrt(bb));
+	/* one rounding, not three: parallel vectors give exactly 0, opposite 2 */
+	sim = ab / sqrt(aa * bb);
 	if (isnan(sim))
 		return NAN;
 	if (sim > 1.0)

@@ -58,13 +58,16 @@ embed_check_typmod_dims(int dim, int32 typmod)
 float
 embed_float8_to_float4(double v, const char *typname)
 {
+	float		f = (float) v;
+
 	if (isnan(v) || isinf(v))
 		embed_check_element((float) v, typname);
-	if (fabs(v) > FLT_MAX)
+	/* values that round to FLT_MAX are fine, as in float84 */
+	if (isinf(f))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("\"%g\" is out of range for type %s", v, typname)));
-	return (float) v;
+	return f;
 }
 
 Vector *

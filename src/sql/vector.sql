@@ -28,7 +28,11 @@ CREATE TYPE vector (
 	TYPMOD_IN = vector_typmod_in,
 	RECEIVE   = vector_recv,
 	SEND      = vector_send,
-	STORAGE   = external
+	-- main, not external: keep vectors inline in the heap row as long as the
+	-- row fits a page (up to ~2,000 dims), which makes exact scans 2-4x
+	-- faster on model embeddings; larger ones still move out of line.
+	-- README "Storage" has the measurements and when to pick another.
+	STORAGE   = main
 );
 
 -- typmod coercion and casts

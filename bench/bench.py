@@ -1,0 +1,1042 @@
+#!/usr/bin/env python3
+"""Benchmark embed against exact ground truth and FAISS on the same vectors.
+
+Normally started by bench/run.sh (`make bench`), which provides a throwaway
+cluster through the PG* environment variables. See bench/README.md.
+"""
+
+import argparse
+import datetime
+import gzip
+import hashlib
+import json
+import os
+import platform
+import re
+import resource
+import struct
+import threading
+import time
+
+import numpy as np
+import psycopg
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA_DIR = os.environ.get("BENCH_DATA_DIR", "/work/shared/data")
+FMNIST_DIR = "/usr/share/datasets/fashion-mnist"
+
+# Short names for the sets in DATA_DIR (the folder names work too).
+ALIASES = {
+    "beir-bge-768": "beir-queries-bge-base-768",
+    "sap-minilm-384": "sap-fiori-docs-minilm-384",
+    "msmarco-ada-1536": "msmarco-dl-queries-ada002-1536",
+    "words-100": "wordvec-fasttext-100",
+}
+
+OPERATORS = {"l2": "<->", "cosine": "<=>", "ip": "<#>"}
+GT_K = 100  # neighbours kept in the ground truth
+
+# Index access methods we know how to sweep and mirror in FAISS.  Any other
+# AM the extension ships is still built and measured, with its defaults.
+KNOWN_AMS = {
+    "hnsw": {"defaults": {"m": 16, "ef_construction": 64},
+             "guc": "hnsw.ef_search", "sweep": [10, 20, 40, 80, 160, 320]},
+    "ivfflat": {"defaults": {},  # lists: chosen from n, see default_lists()
+                "guc": "ivfflat.probes", "sweep": [1, 2, 4, 8, 16, 32]},
+}
+
+
+def log(msg):
+    print(f"--- {msg}", flush=True)
+
+
+# ---------------------------------------------------------------------------
+# Datasets.  Each one gives: name, n, dim, metric, queries (float32 array),
+# iter_base(chunk) -> (first_id, float32 array) blocks in id order, and a
+# description.  Base vectors are streamed so that a 1M-row set never has to
+# sit in memory as a whole.
+
+class Dataset:
+    synthetic = False
+
+    def iter_base(self, chunk):
+        for s in range(0, self.n, chunk):
+            yield s, np.ascontiguousarray(self.base[s:min(self.n, s + chunk)], dtype=np.float32)
+
+    def describe(self):
+        return self.desc
+
+
+def read_fvecs(path):
+    """Memory-map an .fvecs file: rows of int32 dim + dim float32 (little-endian)."""
+    raw = np.memmap(path, dtype="<i4", mode="r")
+    dim = int(raw[0])
+    rows = raw.reshape(-1, dim + 1)
+    if not (rows[:, 0] == dim).all():
+        raise SystemExit(f"{path}: rows of differing dimension")
+    return rows[:, 1:].view("<f4"), dim
+
+
+def read_idx_images(path):
+    with gzip.open(path, "rb") as f:
+        magic, n, r, c = struct.unpack(">IIII", f.read(16))
+        if magic != 0x803:
+            raise SystemExit(f"{path}: not an IDX image file")
+        data = np.frombuffer(f.read(n * r * c), dtype=np.uint8)
+    return data.reshape(n, r * c).astype(np.float32)
+
+
+class FashionMnist(Dataset):
+    def __init__(self):
+        self.name = "fashion-mnist"
+        self.metric = "l2"
+        tr = os.path.join(FMNIST_DIR, "train-images-idx3-ubyte.gz")
+        te = os.path.join(FMNIST_DIR, "t10k-images-idx3-ubyte.gz")
+        if not os.path.exists(tr):
+            raise SystemExit(f"{tr} missing: apt-get install dataset-fashion-mnist")
+        self.base = read_idx_images(tr)
+        self.all_queries = read_idx_images(te)
+        self.n, self.dim = self.base.shape
+        self.desc = "Fashion-MNIST (Debian dataset-fashion-mnist): train = base, test = queries, raw pixels 0..255"
+
+
+class FvecsSet(Dataset):
+    def __init__(self, name, folder, metric, holdout, seed):
+        self.name = name
+        self.metric = metric
+        d = os.path.join(DATA_DIR, folder)
+        bases = [f for f in os.listdir(d) if f.endswith("_base.fvecs")]
+        if len(bases) != 1:
+            raise SystemExit(f"{d}: expected one *_base.fvecs")
+        stem = bases[0][: -len("_base.fvecs")]
+        base, self.dim = read_fvecs(os.path.join(d, bases[0]))
+        qpath = os.path.join(d, stem + "_query.fvecs")
+        if os.path.exists(qpath):
+            self.base = base
+            self.all_queries = np.array(read_fvecs(qpath)[0], dtype=np.float32)
+            self.desc = f"{folder}: {stem}_base.fvecs = base, {stem}_query.fvecs = queries"
+        else:
+            # No query file: hold out a fixed random sample of rows as queries
+            # (removed from the base, so a query never finds itself).
+            rng = np.random.default_rng(seed)
+            hold = np.sort(rng.choice(base.shape[0], size=min(holdout, base.shape[0] // 2), replace=False))
+            keep = np.ones(base.shape[0], dtype=bool)
+            keep[hold] = False
+            self.all_queries = np.array(base[hold], dtype=np.float32)
+            self.base = np.array(base[keep], dtype=np.float32)
+            self.desc = (f"{folder}: {stem}_base.fvecs minus {len(hold)} rows held out as queries "
+                         f"(random, seed {seed})")
+        self.n = self.base.shape[0]
+
+
+class Synthetic(Dataset):
+    """n vectors drawn from a real set: a random base row plus gaussian noise
+    scaled by the set's per-dimension std (times `noise`), renormalised for
+    cosine sets.  Generated chunk by chunk from a seed, so every pass (COPY,
+    ground truth, FAISS) sees the same vectors without storing them."""
+    synthetic = True
+    BLOCK = 50000  # generation unit; the seed of block b is (seed, b)
+
+    def __init__(self, n, src, noise, seed):
+        self.src = src
+        self.n = n
+        self.dim = src.dim
+        self.metric = src.metric
+        self.noise = noise
+        self.seed = seed
+        self.name = f"synthetic-{n}-from-{src.name}"
+        self.all_queries = src.all_queries
+        self.std = np.asarray(src.base, dtype=np.float32).std(axis=0)
+        self.desc = (f"SYNTHETIC: {n} vectors = random rows of {src.name} + N(0, ({noise} x per-dim std)^2)"
+                     f"{', renormalised' if self.metric == 'cosine' else ''}, seed {seed}; "
+                     f"queries = {src.name}'s real queries")
+
+    def block(self, b):
+        s = b * self.BLOCK
+        m = min(self.BLOCK, self.n - s)
+        rng = np.random.default_rng([self.seed, b])
+        idx = rng.integers(0, self.src.n, size=m)
+        x = np.asarray(self.src.base[idx], dtype=np.float32)
+        x += rng.standard_normal((m, self.dim), dtype=np.float32) * (self.std * self.noise)
+        if self.metric == "cosine":
+            x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        return x
+
+    def iter_base(self, chunk):
+        pending, have, first = [], 0, 0
+        for b in range((self.n + self.BLOCK - 1) // self.BLOCK):
+            pending.append(self.block(b))
+            have += pending[-1].shape[0]
+            while have >= chunk:
+                x = np.concatenate(pending) if len(pending) > 1 else pending[0]
+                yield first, x[:chunk]
+                first += chunk
+                pending, have = [x[chunk:]], x.shape[0] - chunk
+        if have:
+            yield first, np.concatenate(pending)
+
+
+class Limited(Dataset):
+    """The first `rows` base vectors of another set (--rows)."""
+
+    def __init__(self, inner, rows):
+        self.inner = inner
+        self.n = min(rows, inner.n)
+        self.dim, self.metric, self.all_queries = inner.dim, inner.metric, inner.all_queries
+        self.synthetic = inner.synthetic
+        self.noise, self.seed = getattr(inner, "noise", None), getattr(inner, "seed", None)
+        self.name = f"{inner.name}[:{self.n}]"
+        self.desc = f"first {self.n} base rows of: {inner.describe()}"
+
+    def iter_base(self, chunk):
+        for s, x in self.inner.iter_base(chunk):
+            if s >= self.n:
+                return
+            yield s, x[: self.n - s]
+
+
+def parse_count(s):
+    m = re.fullmatch(r"(\d+)([kKmM]?)", s)
+    if not m:
+        raise SystemExit(f"bad count {s!r}")
+    return int(m.group(1)) * {"": 1, "k": 1000, "m": 1000000}[m.group(2).lower()]
+
+
+def list_datasets():
+    names = ["fashion-mnist"]
+    if os.path.isdir(DATA_DIR):
+        rev = {v: k for k, v in ALIASES.items()}
+        for f in sorted(os.listdir(DATA_DIR)):
+            if os.path.isdir(os.path.join(DATA_DIR, f)):
+                names.append(rev.get(f, f))
+    return names
+
+
+def load_dataset(args):
+    name = args.dataset
+    m = re.fullmatch(r"synthetic-(\d+[kKmM]?)-from-(.+)", name)
+    if m:
+        src = load_named(m.group(2), args)
+        return Synthetic(parse_count(m.group(1)), src, args.noise, args.seed)
+    return load_named(name, args)
+
+
+def load_named(name, args):
+    if name == "fashion-mnist":
+        ds = FashionMnist()
+    else:
+        folder = ALIASES.get(name, name)
+        if not os.path.isdir(os.path.join(DATA_DIR, folder)):
+            raise SystemExit(f"unknown dataset {name!r}; known: {', '.join(list_datasets())}, "
+                             "synthetic-N-from-NAME")
+        # Every set in the shared data folder is cosine (see its README.md).
+        ds = FvecsSet(name, folder, "cosine", args.holdout, args.seed)
+    if args.metric:
+        ds.metric = args.metric
+    return ds
+
+
+# ---------------------------------------------------------------------------
+# Exact ground truth, with numpy, chunked over the base; cached in bench/cache.
+
+def normalise(x):
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-30)
+
+
+def ground_truth(ds, queries, cache_dir):
+    qhash = hashlib.sha1(np.ascontiguousarray(queries).tobytes()).hexdigest()[:12]
+    extra = f"-noise{ds.noise}-seed{ds.seed}" if ds.synthetic else ""
+    key = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{ds.name}{extra}-{ds.metric}-n{ds.n}-q{len(queries)}-k{GT_K}")
+    path = os.path.join(cache_dir, key + ".npz")
+    if os.path.exists(path):
+        z = np.load(path)
+        if str(z["qhash"]) == qhash:
+            log(f"ground truth: cached {os.path.relpath(path)}")
+            return z["ids"], z["dist"]
+    os.makedirs(cache_dir, exist_ok=True)
+    t0 = time.perf_counter()
+    k = min(GT_K, ds.n)
+    # float64 so that ties and near-ties come out right (pixel data has many).
+    q = np.asarray(queries, dtype=np.float64)
+    if ds.metric == "cosine":
+        q = normalise(q)
+    qn = (q * q).sum(axis=1)
+    nq = len(q)
+    best_d = np.full((nq, k), np.inf)
+    best_i = np.full((nq, k), -1, dtype=np.int64)
+    chunk = max(1000, (32 << 20) // max(1, nq))  # ~256 MB of float64 distances per block
+    done = 0
+    for first, x in ds.iter_base(chunk):
+        x = x.astype(np.float64)
+        if ds.metric == "cosine":
+            x = normalise(x)
+        dots = q @ x.T
+        if ds.metric == "l2":
+            d = qn[:, None] + (x * x).sum(axis=1)[None, :] - 2 * dots
+            np.maximum(d, 0, out=d)
+        elif ds.metric == "cosine":
+            d = 1.0 - dots
+        else:
+            d = -dots
+        ids = np.arange(first, first + x.shape[0])
+        cd = np.concatenate([best_d, d], axis=1)
+        ci = np.concatenate([best_i, np.broadcast_to(ids, d.shape)], axis=1)
+        part = np.argpartition(cd, k - 1, axis=1)[:, :k]
+        best_d = np.take_along_axis(cd, part, axis=1)
+        best_i = np.take_along_axis(ci, part, axis=1)
+        done += x.shape[0]
+        if ds.n >= 200000:
+            log(f"ground truth: {done}/{ds.n} base rows")
+    order = np.argsort(best_d, axis=1, kind="stable")
+    best_d = np.take_along_axis(best_d, order, axis=1)
+    best_i = np.take_along_axis(best_i, order, axis=1)
+    if ds.metric == "l2":
+        best_d = np.sqrt(best_d)
+    np.savez(path, ids=best_i.astype(np.int32), dist=best_d, qhash=qhash)
+    log(f"ground truth: {nq} queries x {ds.n} rows in {time.perf_counter() - t0:.1f}s, "
+        f"cached {os.path.relpath(path)}")
+    return best_i.astype(np.int32), best_d
+
+
+def recall_at_k(results, gt_ids, gt_dist, k):
+    """Fraction of returned ids that are true k nearest neighbours.  A result
+    tied (within float4 rounding) with the k-th true neighbour counts too, so
+    an exact search scores 1.0 whichever of several equal rows it returns."""
+    hits = total = 0
+    for qi, got in results.items():
+        dk = gt_dist[qi, k - 1]
+        ok_n = np.searchsorted(gt_dist[qi], dk + 1e-4 * abs(dk) + 1e-6, side="right")
+        ok = set(gt_ids[qi, :ok_n].tolist())
+        hits += sum(1 for r in got[:k] if r in ok)
+        total += k
+    return hits / total if total else float("nan")
+
+
+# ---------------------------------------------------------------------------
+# PostgreSQL side
+
+class VecBin(bytes):
+    """A vector already in its binary wire format."""
+
+
+def vec_binary(v):
+    v = np.asarray(v, dtype=">f4")
+    return VecBin(struct.pack(">HH", v.shape[0], 0) + v.tobytes())
+
+
+def connect(vec_oid=None):
+    conn = psycopg.connect("", autocommit=True)
+    if vec_oid is None:
+        vec_oid = conn.execute("SELECT 'vector'::regtype::oid").fetchone()[0]
+
+    class VecDumper(Dumper):
+        format = Format.BINARY
+        oid = vec_oid
+
+        def dump(self, obj):
+            return obj
+
+    conn.adapters.register_dumper(VecBin, VecDumper)
+    return conn
+
+
+def copy_rows(conn, table, ds, chunk):
+    """Binary COPY in blocks: the row layout is a packed numpy record, so a
+    block of rows is one tobytes() away from the wire format."""
+    d = ds.dim
+    rec = np.dtype([("nf", ">i2"), ("l1", ">i4"), ("id", ">i4"), ("l2", ">i4"),
+                    ("dim", ">u2"), ("unused", ">u2"), ("v", ">f4", (d,))])
+    header = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+    rows = 0
+    with conn.cursor() as cur:
+        # FREEZE: the table was created in this transaction, so rows are
+        # written frozen and the first scans do not rewrite pages for hint bits.
+        with cur.copy(f"COPY {table} (id, embedding) FROM STDIN (FORMAT BINARY, FREEZE)") as cp:
+            cp.write(header)
+            for first, x in ds.iter_base(chunk):
+                m = x.shape[0]
+                buf = np.empty(m, dtype=rec)
+                buf["nf"] = 2
+                buf["l1"] = 4
+                buf["id"] = np.arange(first, first + m)
+                buf["l2"] = 4 + 4 * d
+                buf["dim"] = d
+                buf["unused"] = 0
+                buf["v"] = x
+                cp.write(buf.tobytes())
+                rows += m
+            cp.write(struct.pack(">h", -1))
+    return rows
+
+
+def load_table(args, ds):
+    conn = connect()
+    t = args.table
+    conn.execute(f"DROP TABLE IF EXISTS {t}")
+    t0 = time.perf_counter()
+    with conn.transaction():
+        conn.execute(f"CREATE TABLE {t} (id int4 NOT NULL, embedding vector({ds.dim}) NOT NULL)")
+        if args.storage != "default":
+            conn.execute(f"ALTER TABLE {t} ALTER COLUMN embedding SET STORAGE {args.storage}")
+        if args.compression:
+            conn.execute(f"ALTER TABLE {t} ALTER COLUMN embedding SET COMPRESSION {args.compression}")
+        rows = copy_rows(conn, t, ds, args.chunk)
+    t_copy = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    conn.execute(f"VACUUM (ANALYZE) {t}")
+    t_vac = time.perf_counter() - t1
+    heap, total, toast = conn.execute(
+        "SELECT pg_relation_size(c.oid), pg_total_relation_size(c.oid), "
+        "coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0) "
+        "FROM pg_class c WHERE c.oid = %s::regclass", (t,)).fetchone()
+    storage, compression = conn.execute(
+        "SELECT attstorage, attcompression FROM pg_attribute "
+        "WHERE attrelid = %s::regclass AND attname = 'embedding'", (t,)).fetchone()
+    # Did the values come out compressed?  (Out of line shows as toast bytes.)
+    # A sample is enough, and bounded for big tables.
+    sampled, compressed = conn.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE pg_column_compression(embedding) IS NOT NULL) "
+        f"FROM (SELECT embedding FROM {t} LIMIT 10000) s").fetchone()
+    conn.close()
+    return {"rows": rows, "copy_s": t_copy, "rows_per_s": rows / t_copy,
+            "mb_per_s": rows * (ds.dim * 4 + 8) / t_copy / 1e6, "vacuum_analyze_s": t_vac,
+            "heap_bytes": heap, "toast_bytes": toast, "total_bytes": total,
+            "attstorage": {"p": "plain", "e": "external", "m": "main", "x": "extended"}.get(storage, storage),
+            "attcompression": {"p": "pglz", "l": "lz4"}.get(compression, "default"),
+            "compressed_fraction": compressed / sampled if sampled else 0.0}
+
+
+def extension_ams(conn):
+    """Index access methods that belong to the embed extension."""
+    return [r[0] for r in conn.execute(
+        "SELECT a.amname FROM pg_am a "
+        "JOIN pg_depend d ON d.classid = 'pg_am'::regclass AND d.objid = a.oid AND d.deptype = 'e' "
+        "JOIN pg_extension e ON e.oid = d.refobjid AND d.refclassid = 'pg_extension'::regclass "
+        "WHERE e.extname = 'embed' AND a.amtype = 'i' ORDER BY 1")]
+
+
+def find_opclass(conn, am, metric):
+    """The opclass of `am` for type vector whose family orders by the metric's operator."""
+    r = conn.execute(
+        "SELECT oc.opcname FROM pg_opclass oc "
+        "JOIN pg_am a ON a.oid = oc.opcmethod "
+        "JOIN pg_amop ao ON ao.amopfamily = oc.opcfamily AND ao.amoppurpose = 'o' "
+        "JOIN pg_operator o ON o.oid = ao.amopopr "
+        "WHERE a.amname = %s AND oc.opcintype = 'vector'::regtype AND o.oprname = %s "
+        "ORDER BY oc.opcdefault DESC, 1 LIMIT 1", (am, OPERATORS[metric])).fetchone()
+    return r[0] if r else None
+
+
+def rss_anon(pid):
+    """Private resident memory of a process (RssAnon), bytes; 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def status_field(pid, field):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def parallel_workers(leader):
+    """Pids of the parallel workers serving backend `leader` (found by their
+    process title, which PostgreSQL sets to 'parallel worker for PID N')."""
+    tag = f"parallel worker for PID {leader}".encode()
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit() or int(p) == leader:
+            continue
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                if tag in f.read():
+                    out.append(int(p))
+        except OSError:
+            pass
+    return out
+
+
+class MemPoller(threading.Thread):
+    """Samples the summed RssAnon of a backend and its parallel workers every
+    `interval` seconds while an index build runs; keeps the peak."""
+
+    def __init__(self, pid, interval=0.02):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peak = self.baseline = rss_anon(pid)
+        self.max_workers = 0
+        self.stop_ev = threading.Event()
+
+    def run(self):
+        workers, last_scan = [], 0.0
+        while not self.stop_ev.is_set():
+            now = time.monotonic()
+            if now - last_scan > 0.2:  # a /proc scan costs more than a sample
+                workers, last_scan = parallel_workers(self.pid), now
+                self.max_workers = max(self.max_workers, len(workers))
+            self.peak = max(self.peak, rss_anon(self.pid) + sum(rss_anon(w) for w in workers))
+            self.stop_ev.wait(self.interval)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.join()
+
+
+def plan_nodes(conn, sql, param):
+    plan = conn.execute("EXPLAIN (FORMAT JSON) " + sql, (param,)).fetchone()[0][0]["Plan"]
+    out = []
+
+    def walk(n):
+        out.append(n["Node Type"] + (f" using {n['Index Name']}" if "Index Name" in n else ""))
+        for c in n.get("Plans", []):
+            walk(c)
+    walk(plan)
+    return out
+
+
+def pct(lat, p):
+    return float(np.percentile(lat, p)) * 1000 if len(lat) else float("nan")
+
+
+def run_queries_pg(args, sql, setup, qvecs, qids, clients, vec_oid, warmup):
+    """Run the queries on `clients` connections (one thread each, queries
+    dealt round-robin); returns per-query results and latencies."""
+    conns = []
+    for _ in range(clients):
+        c = connect(vec_oid)
+        for s in setup:
+            c.execute(s)
+        # Prepare and warm up (cache, prepared plan) outside the timing.
+        for i in range(warmup):
+            c.execute(sql, (qvecs[qids[i % len(qids)]],), prepare=True).fetchall()
+        conns.append(c)
+    deadline_box = [None]
+    results, lats = {}, [[] for _ in range(clients)]
+    spans = [None] * clients
+    barrier = threading.Barrier(clients)
+    errors = []
+
+    def worker(ci):
+        try:
+            cur = conns[ci].cursor()
+            mine = qids[ci::clients]
+            barrier.wait()
+            if ci == 0:
+                deadline_box[0] = time.perf_counter() + args.max_seconds
+            start = time.perf_counter()
+            lat = lats[ci]
+            for qi in mine:
+                t0 = time.perf_counter()
+                cur.execute(sql, (qvecs[qi],), prepare=True)
+                rows = cur.fetchall()
+                t1 = time.perf_counter()
+                lat.append(t1 - t0)
+                results[qi] = [r[0] for r in rows]
+                dl = deadline_box[0]
+                if dl is not None and t1 > dl:
+                    break
+            spans[ci] = (start, time.perf_counter())
+        except Exception as e:  # reported by the caller
+            errors.append(e)
+            barrier.abort()
+
+    if clients == 1:
+        worker(0)
+    else:
+        th = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+        for t in th:
+            t.start()
+        for t in th:
+            t.join()
+    for c in conns:
+        c.close()
+    if errors:
+        raise errors[0]
+    wall = max(s[1] for s in spans) - min(s[0] for s in spans)
+    all_lat = np.array([x for l in lats for x in l])
+    return {"results": results, "nq": len(all_lat), "qps": len(all_lat) / wall,
+            "p50_ms": pct(all_lat, 50), "p99_ms": pct(all_lat, 99),
+            "capped": len(all_lat) < len(qids)}
+
+
+def measure_pg(args, ds, label, setup, qids, qvecs, vec_oid, gt, warmup):
+    sql = f"SELECT id FROM {args.table} ORDER BY embedding {OPERATORS[ds.metric]} %b LIMIT {args.k}"
+    with connect(vec_oid) as c:
+        for s in setup:
+            c.execute(s)
+        plan = plan_nodes(c, sql, qvecs[qids[0]])
+    one = run_queries_pg(args, sql, setup, qvecs, qids, 1, vec_oid, warmup)
+    rec = {"nq": one["nq"], "recall": recall_at_k(one["results"], gt[0], gt[1], args.k),
+           "qps": one["qps"], "p50_ms": one["p50_ms"], "p99_ms": one["p99_ms"],
+           "time_capped": one["capped"], "plan": plan}
+    if args.clients > 1:
+        many = run_queries_pg(args, sql, setup, qvecs, qids, args.clients, vec_oid, warmup)
+        rec.update({"clients": args.clients, "qps_clients": many["qps"], "nq_clients": many["nq"],
+                    "p50_ms_clients": many["p50_ms"], "p99_ms_clients": many["p99_ms"]})
+    return rec
+
+
+def build_index(args, ds, am, params, vec_oid):
+    opclass = find_opclass_cached(am, ds.metric)
+    if opclass is None:
+        return None, f"no {am} opclass for vector ordering by {OPERATORS[ds.metric]}"
+    name = f"{args.table}_{am}_idx"
+    conn = connect(vec_oid)
+    conn.execute(f"DROP INDEX IF EXISTS {name}")
+    with_ = f" WITH ({', '.join(f'{k} = {v}' for k, v in params.items())})" if params else ""
+    sql = f"CREATE INDEX {name} ON {args.table} USING {am} (embedding {opclass}){with_}"
+    pid = conn.info.backend_pid
+    hwm_reset = True
+    try:  # reset the kernel's peak-RSS counter of the backend (VmHWM)
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        hwm_reset = False
+    poll = MemPoller(pid)
+    poll.start()
+    t0 = time.perf_counter()
+    try:
+        conn.execute(sql)
+    finally:
+        build_s = time.perf_counter() - t0
+        poll.stop()
+    hwm = status_field(pid, "VmHWM") if hwm_reset else None
+    size = conn.execute("SELECT pg_relation_size(%s::regclass)", (name,)).fetchone()[0]
+    conn.close()
+    return {"sql": sql, "build_s": build_s, "index_bytes": size,
+            "build_mem_peak_bytes": poll.peak, "build_mem_baseline_bytes": poll.baseline,
+            "build_parallel_workers_seen": poll.max_workers,
+            "build_backend_vmhwm_bytes": hwm}, None
+
+
+_opclass_cache = {}
+
+
+def find_opclass_cached(am, metric):
+    if (am, metric) not in _opclass_cache:
+        with connect() as c:
+            _opclass_cache[(am, metric)] = find_opclass(c, am, metric)
+    return _opclass_cache[(am, metric)]
+
+
+# ---------------------------------------------------------------------------
+# FAISS side: same vectors, one thread, one query at a time.
+
+def faiss_prepare(ds):
+    import faiss
+    faiss.omp_set_num_threads(1)
+    return faiss
+
+
+def faiss_add(index, ds, chunk, train=None):
+    for _, x in ds.iter_base(chunk):
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if ds.metric == "cosine":
+            x = normalise(x).astype(np.float32)
+        index.add(x)
+
+
+def faiss_sample(ds, m, seed):
+    """m random base rows (for IVF training), streamed."""
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(ds.n, size=min(m, ds.n), replace=False))
+    out = []
+    for first, x in ds.iter_base(50000):
+        sel = pick[(pick >= first) & (pick < first + x.shape[0])] - first
+        if len(sel):
+            out.append(x[sel])
+    x = np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
+    return normalise(x).astype(np.float32) if ds.metric == "cosine" else x
+
+
+def faiss_search(args, index, queries, qids, k):
+    # Warm up, then one query at a time, as a client would send them.
+    for i in range(min(5, len(qids))):
+        index.search(queries[qids[i]:qids[i] + 1], k)
+    lat, res = [], {}
+    deadline = time.perf_counter() + args.max_seconds
+    start = time.perf_counter()
+    for qi in qids:
+        t0 = time.perf_counter()
+        _, I = index.search(queries[qi:qi + 1], k)
+        t1 = time.perf_counter()
+        lat.append(t1 - t0)
+        res[qi] = I[0].tolist()
+        if t1 > deadline:
+            break
+    wall = time.perf_counter() - start
+    lat = np.array(lat)
+    return {"results": res, "nq": len(lat), "qps": len(lat) / wall,
+            "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "time_capped": len(lat) < len(qids)}
+
+
+# ---------------------------------------------------------------------------
+# Index specs: "hnsw:m=16,ef_construction=64;ivfflat:lists=100"
+# Sweeps:      "hnsw.ef_search=10,20,40;ivfflat.probes=1,2,4"
+
+def parse_index_spec(s):
+    out = []
+    for part in filter(None, (p.strip() for p in s.split(";"))):
+        am, _, rest = part.partition(":")
+        params = {}
+        for kv in filter(None, (x.strip() for x in rest.split(","))):
+            k, eq, v = kv.partition("=")
+            if not eq:
+                raise SystemExit(f"bad index parameter {kv!r} in {part!r} (want name=value)")
+            params[k.strip()] = v.strip()
+        out.append((am.strip(), params))
+    return out
+
+
+def parse_sweep(s):
+    out = {}
+    for part in filter(None, (p.strip() for p in s.split(";"))):
+        guc, eq, vals = part.partition("=")
+        if not eq:
+            raise SystemExit(f"bad sweep {part!r} (want guc=v1,v2,...)")
+        out[guc.strip()] = [v.strip() for v in vals.split(",") if v.strip()]
+    return out
+
+
+def default_lists(n):
+    # the usual rule of thumb: rows/1000 up to 1M rows, sqrt(rows) beyond
+    return max(1, n // 1000) if n <= 1000000 else int(np.sqrt(n))
+
+
+def index_plan(args, ds, ams):
+    """[(am, params, guc, values)] for PostgreSQL; FAISS mirrors hnsw/ivfflat."""
+    specs = parse_index_spec(args.index) if args.index else [(am, {}) for am in ams]
+    sweeps = parse_sweep(args.sweep) if args.sweep else {}
+    plan = []
+    for am, params in specs:
+        known = KNOWN_AMS.get(am, {})
+        p = dict(known.get("defaults", {}))
+        if am == "ivfflat":
+            p["lists"] = default_lists(ds.n)
+        p.update(params)
+        guc = known.get("guc")
+        vals = [str(v) for v in known.get("sweep", [])]
+        for g, v in sweeps.items():
+            if g.split(".")[0] == am:
+                guc, vals = g, v
+        if am == "ivfflat" and guc == "ivfflat.probes" and not any(g == guc for g in sweeps):
+            vals = [v for v in vals if int(v) <= int(p["lists"])] or ["1"]
+        plan.append((am, p, guc, vals if guc else [None]))
+    return plan
+
+
+# ---------------------------------------------------------------------------
+
+def machine_info(conn):
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = None
+    try:
+        with open("/proc/meminfo") as f:
+            mem = int(f.readline().split()[1]) * 1024
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "mem_bytes": mem, "os": platform.platform(),
+            "pg_version": conn.execute("SHOW server_version").fetchone()[0],
+            "embed_version": conn.execute(
+                "SELECT extversion FROM pg_extension WHERE extname = 'embed'").fetchone()[0]}
+    # Calling a function first loads the library, which defines embed.simd.
+    try:
+        info["embed_simd_kernels"] = [r[0] for r in conn.execute("SELECT embed_simd_kernels()")]
+    except psycopg.Error as e:
+        info["embed_simd_kernels"] = f"n/a ({e.sqlstate})"
+    try:
+        info["embed_simd"] = conn.execute("SHOW embed.simd").fetchone()[0]
+    except psycopg.Error as e:
+        info["embed_simd"] = f"n/a ({e.sqlstate})"
+    return info
+
+
+PG_SETTINGS = ["shared_buffers", "work_mem", "maintenance_work_mem", "effective_cache_size",
+               "max_parallel_maintenance_workers", "max_parallel_workers_per_gather",
+               "max_parallel_workers", "jit", "fsync", "synchronous_commit", "wal_level",
+               "huge_pages", "autovacuum"]
+
+
+def pg_settings(conn):
+    return {r[0]: r[1] for r in conn.execute(
+        "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s) ORDER BY name",
+        (PG_SETTINGS,))}
+
+
+def fmt(v, f):
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "-"
+    return format(v, f)
+
+
+def print_table(records, clients):
+    cols = [("engine", "<"), ("index", "<"), ("setting", "<"), ("build_s", ">"), ("size_MB", ">"),
+            ("mem_MB", ">"), ("nq", ">"), ("recall@k", ">"), ("qps", ">"), (f"qps_{clients}c", ">"),
+            ("p50_ms", ">"), ("p99_ms", ">"), ("qps/faiss", ">"), ("build/faiss", ">")]
+    rows = []
+    for r in records:
+        rows.append([r["engine"], r["index"], r.get("setting") or "",
+                     fmt(r.get("build_s"), ".2f"),
+                     fmt(r["index_bytes"] / 1e6 if r.get("index_bytes") is not None else None, ".1f"),
+                     fmt(r["build_mem_peak_bytes"] / 1e6 if r.get("build_mem_peak_bytes") is not None else None, ".0f"),
+                     str(r["nq"]) + ("*" if r.get("time_capped") else ""),
+                     fmt(r.get("recall"), ".4f"), fmt(r.get("qps"), ".1f"), fmt(r.get("qps_clients"), ".1f"),
+                     fmt(r.get("p50_ms"), ".2f"), fmt(r.get("p99_ms"), ".2f"),
+                     fmt(r.get("qps_vs_faiss"), ".2f"), fmt(r.get("build_vs_faiss"), ".2f")])
+    w = [max(len(c[0]), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
+    line = lambda vals: "  ".join(format(v, a + str(w[i])) for i, (v, (_, a)) in enumerate(zip(vals, cols)))
+    print(line([c[0] for c in cols]))
+    print("  ".join("-" * x for x in w))
+    for r in rows:
+        print(line(r))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", default="fashion-mnist",
+                    help="fashion-mnist, a set in $BENCH_DATA_DIR (beir-bge-768, sap-minilm-384, "
+                         "msmarco-ada-1536, words-100 or a folder name), or synthetic-N-from-NAME")
+    ap.add_argument("--list", action="store_true", help="list datasets and exit")
+    ap.add_argument("--index", default="",
+                    help='indexes to build, e.g. "hnsw:m=16,ef_construction=64;ivfflat:lists=100" '
+                         "(default: every index AM of the extension, with default parameters)")
+    ap.add_argument("--sweep", default="",
+                    help='search settings, e.g. "hnsw.ef_search=10,40;ivfflat.probes=1,8" '
+                         "(default: hnsw.ef_search=10..320, ivfflat.probes=1..32)")
+    ap.add_argument("--queries", type=int, default=1000, help="number of queries (default 1000)")
+    ap.add_argument("--exact-queries", type=int, default=0,
+                    help="queries for the exact scan and FAISS flat (default: --queries)")
+    ap.add_argument("--rows", type=parse_count, default=0, help="use only the first N base rows")
+    ap.add_argument("--k", type=int, default=10, help="neighbours per query, recall@k (default 10)")
+    ap.add_argument("--clients", type=int, default=2, help="concurrent clients for qps_Nc (default 2)")
+    ap.add_argument("--max-seconds", type=float, default=120,
+                    help="stop a measurement after this long; nq then shows * (default 120)")
+    ap.add_argument("--metric", choices=sorted(OPERATORS), help="override the dataset's metric")
+    ap.add_argument("--storage", default="default", choices=["default", "plain", "main", "external", "extended"],
+                    help="ALTER COLUMN embedding SET STORAGE before loading (default: the type's)")
+    ap.add_argument("--compression", choices=["pglz", "lz4"],
+                    help="ALTER COLUMN embedding SET COMPRESSION (default: default_toast_compression)")
+    ap.add_argument("--parallel-workers", type=int, default=0,
+                    help="max_parallel_workers_per_gather for queries (default 0: one core per query)")
+    ap.add_argument("--no-faiss", action="store_true", help="skip FAISS")
+    ap.add_argument("--no-faiss-ann", action="store_true", help="FAISS flat only, no HNSW/IVF")
+    ap.add_argument("--holdout", type=int, default=1000, help="queries held out of sets without a query file")
+    ap.add_argument("--noise", type=float, default=0.5, help="synthetic: noise, in per-dim std units")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--chunk", type=int, default=10000, help="rows per COPY/FAISS block")
+    ap.add_argument("--table", default="bench_items")
+    ap.add_argument("--results", default=os.path.join(HERE, "results"))
+    ap.add_argument("--cache", default=os.path.join(HERE, "cache"))
+    args = ap.parse_args()
+
+    if args.list:
+        print("\n".join(list_datasets() + ["synthetic-N-from-NAME (N like 1000000 or 1m)"]))
+        return
+    if args.k > GT_K:
+        raise SystemExit(f"--k at most {GT_K}")
+
+    run_id = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    t_start = time.perf_counter()
+    ds = load_dataset(args)
+    if args.rows:
+        ds = Limited(ds, args.rows)
+    nq = min(args.queries, len(ds.all_queries))
+    queries = np.ascontiguousarray(ds.all_queries[:nq], dtype=np.float32)
+    n_exact = min(args.exact_queries or nq, nq)
+    log(f"dataset {ds.name}: n={ds.n} dim={ds.dim} metric={ds.metric} queries={nq}")
+    log(ds.describe())
+
+    gt = ground_truth(ds, queries, args.cache)
+
+    with psycopg.connect("", autocommit=True) as c:
+        c.execute("CREATE EXTENSION IF NOT EXISTS embed")
+    conn = connect()
+    vec_oid = conn.execute("SELECT 'vector'::regtype::oid").fetchone()[0]
+    minfo = machine_info(conn)
+    settings = pg_settings(conn)
+    ams = extension_ams(conn)
+    conn.close()
+
+    log(f"loading {ds.n} rows (binary COPY, {args.chunk} rows per block)")
+    load = load_table(args, ds)
+    log(f"loaded {load['rows']} rows in {load['copy_s']:.2f}s = {load['rows_per_s']:.0f} rows/s "
+        f"({load['mb_per_s']:.1f} MB/s of vector data); VACUUM ANALYZE {load['vacuum_analyze_s']:.2f}s; "
+        f"heap {load['heap_bytes'] / 1e6:.1f} MB, toast {load['toast_bytes'] / 1e6:.1f} MB "
+        f"(storage {load['attstorage']}, {100 * load['compressed_fraction']:.0f}% of values compressed)")
+
+    qvecs = [vec_binary(q) for q in queries]
+    query_setup = [f"SET max_parallel_workers_per_gather = {args.parallel_workers}"]
+    common = {"run_id": run_id, "dataset": ds.name, "dataset_desc": ds.describe(),
+              "synthetic": ds.synthetic, "n": ds.n, "dim": ds.dim, "metric": ds.metric,
+              "k": args.k, "queries_total": nq}
+    records = []
+
+    # exact scan
+    log(f"exact scan: {n_exact} queries, 1 and {args.clients} clients")
+    r = measure_pg(args, ds, "exact", query_setup, list(range(n_exact)), qvecs, vec_oid, gt, warmup=3)
+    r.update({"engine": "embed", "index": "exact scan", "setting": None})
+    records.append(r)
+
+    # index AMs
+    plan = index_plan(args, ds, ams)
+    if not ams and not args.index:
+        log("the extension has no index access methods yet: exact scan only")
+    for am, params, guc, vals in plan:
+        log(f"building {am} {params}")
+        b, err = build_index(args, ds, am, params, vec_oid)
+        if err:
+            log(f"skipping {am}: {err}")
+            continue
+        label = f"{am}(" + ",".join(f"{k}={v}" for k, v in params.items()) + ")"
+        log(f"built in {b['build_s']:.2f}s, {b['index_bytes'] / 1e6:.1f} MB")
+        for v in vals:
+            setup = query_setup + ([f"SET {guc} = {v}"] if guc else [])
+            r = measure_pg(args, ds, label, setup, list(range(nq)), qvecs, vec_oid, gt, warmup=20)
+            if not any(am in p for p in r["plan"]):
+                log(f"warning: {label} {guc}={v}: plan does not use the index: {r['plan']}")
+            r.update({"engine": "embed", "index": label, "am": am, "index_params": params,
+                      "setting": f"{guc}={v}" if guc else None, **b})
+            records.append(r)
+        with connect() as c:
+            c.execute(f"DROP INDEX IF EXISTS {args.table}_{am}_idx")
+
+    # FAISS
+    faiss_records = {}
+    if not args.no_faiss:
+        try:
+            faiss = faiss_prepare(ds)
+        except ImportError:
+            faiss = None
+            log("faiss not importable (apt-get install python3-faiss): skipped")
+        if faiss:
+            minfo["faiss"] = f"{faiss.__version__} ({faiss.get_compile_options().strip()}), 1 thread"
+            fq = normalise(queries).astype(np.float32) if ds.metric == "cosine" else queries
+            fmetric = faiss.METRIC_L2 if ds.metric == "l2" else faiss.METRIC_INNER_PRODUCT
+
+            def faiss_run(label, index, build_s, setting, qids, key):
+                res = faiss_search(args, index, fq, qids, args.k)
+                rec = {"engine": "faiss", "index": label, "setting": setting, "build_s": build_s,
+                       "nq": res["nq"], "time_capped": res["time_capped"],
+                       "recall": recall_at_k(res["results"], gt[0], gt[1], args.k),
+                       "qps": res["qps"], "p50_ms": res["p50_ms"], "p99_ms": res["p99_ms"]}
+                records.append(rec)
+                faiss_records[key] = rec
+
+            log("faiss flat")
+            t0 = time.perf_counter()
+            flat = faiss.IndexFlatL2(ds.dim) if ds.metric == "l2" else faiss.IndexFlatIP(ds.dim)
+            faiss_add(flat, ds, 50000)
+            faiss_run("IndexFlat" + ("L2" if ds.metric == "l2" else "IP"), flat,
+                      time.perf_counter() - t0, None, list(range(n_exact)), ("exact", None))
+            del flat
+            if not args.no_faiss_ann:
+                for am, params, guc, vals in plan + ([] if args.index else
+                                                     [p for p in index_plan(args, ds, ["hnsw", "ivfflat"])
+                                                      if p[0] not in ams]):
+                    if am in KNOWN_AMS and guc != KNOWN_AMS[am]["guc"]:
+                        vals = [str(v) for v in KNOWN_AMS[am]["sweep"]]
+                    if am == "hnsw":
+                        m, efc = int(params["m"]), int(params["ef_construction"])
+                        log(f"faiss HNSW M={m} efConstruction={efc}")
+                        t0 = time.perf_counter()
+                        ix = faiss.IndexHNSWFlat(ds.dim, m, fmetric)
+                        ix.hnsw.efConstruction = efc
+                        faiss_add(ix, ds, 50000)
+                        bs = time.perf_counter() - t0
+                        for v in vals:
+                            ix.hnsw.efSearch = int(v)
+                            faiss_run(f"IndexHNSWFlat(M={m},efC={efc})", ix, bs, f"efSearch={v}",
+                                      list(range(nq)), ("hnsw", str(v)))
+                    elif am == "ivfflat":
+                        nl = int(params["lists"])
+                        log(f"faiss IVFFlat nlist={nl}")
+                        t0 = time.perf_counter()
+                        qz = faiss.IndexFlatL2(ds.dim) if ds.metric == "l2" else faiss.IndexFlatIP(ds.dim)
+                        ix = faiss.IndexIVFFlat(qz, ds.dim, nl, fmetric)
+                        ix.train(faiss_sample(ds, max(nl * 50, 1000), args.seed))
+                        faiss_add(ix, ds, 50000)
+                        bs = time.perf_counter() - t0
+                        for v in vals:
+                            ix.nprobe = int(v)
+                            faiss_run(f"IndexIVFFlat(nlist={nl})", ix, bs, f"nprobe={v}",
+                                      list(range(nq)), ("ivfflat", str(v)))
+
+    # ratios: ours / FAISS's for the matching configuration
+    for r in records:
+        if r["engine"] != "embed":
+            continue
+        if r["index"] == "exact scan":
+            key = ("exact", None)
+        elif r.get("setting") and r["setting"].split("=", 1)[0] == KNOWN_AMS.get(r.get("am"), {}).get("guc"):
+            key = (r["am"], r["setting"].split("=", 1)[1])
+        else:
+            key = None
+        f = faiss_records.get(key)
+        if f:
+            r["qps_vs_faiss"] = r["qps"] / f["qps"]
+            if r.get("build_s") and f.get("build_s") and r["index"] != "exact scan":
+                r["build_vs_faiss"] = r["build_s"] / f["build_s"]
+
+    # output
+    client_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    ts = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    os.makedirs(args.results, exist_ok=True)
+    out = os.path.join(args.results, f"{run_id}-{re.sub(r'[^A-Za-z0-9_.-]', '_', ds.name)}.jsonl")
+    with open(out, "w") as f:
+        f.write(json.dumps({**common, "kind": "load", "timestamp": ts, "machine": minfo,
+                            "pg_settings": settings, "load": load,
+                            "bench_client_peak_rss_bytes": client_rss,
+                            "args": vars(args)}) + "\n")
+        for r in records:
+            f.write(json.dumps({**common, "kind": "search", "timestamp": ts, "machine": minfo,
+                                "clients": args.clients, **r}) + "\n")
+
+    print()
+    print(f"dataset   {ds.name}  n={ds.n}  dim={ds.dim}  metric={ds.metric}  k={args.k}"
+          f"{'  (SYNTHETIC)' if ds.synthetic else ''}")
+    print(f"          {ds.describe()}")
+    print(f"queries   {nq} (exact scan and FAISS flat: {n_exact}); ground truth: exact, numpy float64")
+    print(f"machine   {minfo['cpu']}, {minfo['cores']} cores, {(minfo['mem_bytes'] or 0) / 2**30:.0f} GiB; "
+          f"PostgreSQL {minfo['pg_version']}; embed {minfo['embed_version']} "
+          f"simd={minfo['embed_simd']} kernels={minfo['embed_simd_kernels']}")
+    if "faiss" in minfo:
+        print(f"faiss     {minfo['faiss']}")
+    print("settings  " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+    print(f"load      {load['rows']} rows in {load['copy_s']:.2f}s = {load['rows_per_s']:.0f} rows/s; "
+          f"heap {load['heap_bytes'] / 1e6:.1f} MB + toast {load['toast_bytes'] / 1e6:.1f} MB "
+          f"(embedding storage {load['attstorage']}, compression {load['attcompression']}: "
+          f"{100 * load['compressed_fraction']:.0f}% of values compressed)")
+    print(f"client    peak RSS of bench.py {client_rss / 2**20:.0f} MiB")
+    print()
+    print_table(records, args.clients)
+    print()
+    print("nq* = stopped by --max-seconds; qps = 1 client; "
+          f"qps_{args.clients}c = {args.clients} clients together; p50/p99 = 1 client latency; "
+          "mem_MB = peak private RSS of the building backend + its parallel workers; "
+          "x/faiss = ours divided by FAISS's for the same configuration")
+    print(f"results   {os.path.relpath(out)}   (total {time.perf_counter() - t_start:.0f}s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+-- A guided tour of embed on real data: word vectors and document search.
+--
+--   psql -X -v ON_ERROR_STOP=1 -v datadir=/abs/path/to/test/data -f test/demo/demo.sql
+--
+-- Needs `CREATE EXTENSION embed` in the database.  Safe to rerun: it drops
+-- and reloads its own tables.  The data files are described in
+-- test/data/README.md.
+
+\set ECHO none
+\set QUIET on
+\pset pager off
+SET client_min_messages = warning;
+
+-- Default to the repository layout when run from the repository root.
+\if :{?datadir}
+\else
+\set datadir test/data
+\endif
+
+\echo
+\echo '=== Loading data from' :datadir
+\echo '    words:       the 10,000 commonest English words, fastText, 100 dims'
+\echo '    doc_chunks:  678 chunks of SAP Fiori documentation, all-MiniLM-L6-v2, 384 dims'
+\echo '    doc_queries: 100 further chunks of the same docs, used here as search queries'
+
+DROP TABLE IF EXISTS words, doc_chunks, doc_queries;
+
+-- id is the word's frequency rank: 1 is "the".
+CREATE TABLE words (
+    id        integer PRIMARY KEY,
+    word      text NOT NULL UNIQUE,
+    embedding vector(100) NOT NULL
+);
+
+CREATE TABLE doc_chunks (
+    id        text PRIMARY KEY,
+    title     text NOT NULL,
+    content   text NOT NULL,
+    embedding vector(384) NOT NULL
+);
+
+CREATE TABLE doc_queries (LIKE doc_chunks INCLUDING ALL);
+
+-- \copy reads the files on the client side, so the server needs no access to
+-- them; psql does not expand variables inside \copy, hence the \cd.
+\cd :datadir
+\copy words (id, word, embedding) FROM PROGRAM 'gzip -dc words-10k.tsv.gz'
+\copy doc_chunks (id, title, content, embedding) FROM PROGRAM 'gzip -dc sap-fiori-chunks.tsv.gz'
+\copy doc_queries (id, title, content, embedding) FROM PROGRAM 'gzip -dc sap-fiori-queries.tsv.gz'
+ANALYZE words, doc_chunks, doc_queries;
+
+RESET client_min_messages;
+\set QUIET off
+\set ECHO queries
+
+SELECT 'words' AS "table", count(*) AS "rows", max(vector_dims(embedding)) AS dims FROM words
+UNION ALL
+SELECT 'doc_chunks', count(*), max(vector_dims(embedding)) FROM doc_chunks
+UNION ALL
+SELECT 'doc_queries', count(*), max(vector_dims(embedding)) FROM doc_queries;
+
+\echo
+\echo '=== 1. Nearest neighbours: the words closest to "dog" by cosine distance (<=>)'
+\echo
+
+SELECT word, round((embedding <=> (SELECT embedding FROM words WHERE word = 'dog'))::numeric, 4) AS cosine_distance
+FROM words
+WHERE word <> 'dog'
+ORDER BY embedding <=> (SELECT embedding FROM words WHERE word = 'dog')
+LIMIT 5;
+
+\echo
+\echo '--- the same for several words at once, with a LATERAL subquery'
+\echo
+
+SELECT q.word, string_agg(n.word, ', ' ORDER BY n.distance) AS nearest_words
+FROM words q
+CROSS JOIN LATERAL (
+    SELECT w.word, w.embedding <=> q.embedding AS distance
+    FROM words w
+    WHERE w.id <> q.id
+    ORDER BY distance
+    LIMIT 6
+) n
+WHERE q.word IN ('computer', 'music', 'river', 'happy', 'linux')
+GROUP BY q.word
+ORDER BY q.word;
+
+\echo
+\echo '=== 2. Analogies with vector arithmetic: king - man + woman = ?'
+\echo
+
+WITH target AS (
+    SELECT (SELECT embedding FROM words WHERE word = 'king')
+         - (SELECT embedding FROM words WHERE word = 'man')
+         + (SELECT embedding FROM words WHERE word = 'woman') AS v
+)
+SELECT word, round((embedding <=> v)::numeric, 4) AS cosine_distance
+FROM words, target
+WHERE word NOT IN ('king', 'man', 'woman')
+ORDER BY embedding <=> v
+LIMIT 5;
+
+\echo
+\echo '--- a few more: a - b + c, best answer (input words excluded)'
+\echo
+
+SELECT format('%s - %s + %s', a, b, c) AS analogy, best.word AS answer
+FROM (VALUES ('paris', 'france', 'england'),
+             ('france', 'french', 'german'),
+             ('he', 'his', 'her')) AS t(a, b, c)
+CROSS JOIN LATERAL (
+    SELECT w.word
+    FROM words w
+    WHERE w.word NOT IN (a, b, c)
+    ORDER BY w.embedding <=> ((SELECT embedding FROM words WHERE word = a)
+                            - (SELECT embedding FROM words WHERE word = b)
+                            + (SELECT embedding FROM words WHERE word = c))
+    LIMIT 1
+) best;
+
+\echo
+\echo '=== 3. Sentence vectors: avg() of the vectors of a sentence''s words'
+\echo '    (the 100 commonest words - the, of, a, ... - are skipped: they say little)'
+\echo
+
+CREATE TEMP TABLE sentences (id integer PRIMARY KEY, body text NOT NULL);
+INSERT INTO sentences VALUES
+    (1, 'The dog ran after the fox into the woods'),
+    (2, 'A wolf hunted deer in the forest'),
+    (3, 'The program crashed when the computer ran out of memory'),
+    (4, 'Install the package and restart the server'),
+    (5, 'She played a beautiful song on the piano');
+
+CREATE TEMP VIEW sentence_vectors AS
+SELECT s.id, avg(w.embedding) AS embedding, array_agg(w.word ORDER BY t.pos) AS words
+FROM sentences s
+CROSS JOIN LATERAL regexp_split_to_table(lower(s.body), '[^a-z'']+') WITH ORDINALITY AS t(token, pos)
+JOIN words w ON w.word = t.token AND w.id > 100
+GROUP BY s.id;
+
+SELECT s.id, s.body, array_to_string(v.words, ' ') AS words_averaged
+FROM sentences s JOIN sentence_vectors v USING (id)
+ORDER BY id;
+
+\echo
+\echo '--- the most similar pairs of sentences (cosine similarity = 1 - cosine distance)'
+\echo
+
+SELECT a.id AS sentence, b.id AS other, round((1 - (a.embedding <=> b.embedding))::numeric, 3) AS similarity
+FROM sentence_vectors a
+JOIN sentence_vectors b ON a.id < b.id
+ORDER BY similarity DESC
+LIMIT 4;
+
+\echo
+\echo '--- the words nearest to sentence 5, other than its own words'
+\echo
+
+SELECT w.word, round((w.embedding <=> s.embedding)::numeric, 4) AS cosine_distance
+FROM words w, sentence_vectors s
+WHERE s.id = 5
+  AND w.id > 100
+  AND w.word <> ALL (s.words)
+ORDER BY w.embedding <=> s.embedding
+LIMIT 5;
+
+\echo
+\echo '=== 4. Semantic search over documentation chunks'
+\echo '    The query is a held-out chunk; its embedding was computed by the same model.'
+\echo
+
+\set QUIET on
+\x on
+\set QUIET off
+SELECT id, title, left(content, 120) || '...' AS content
+FROM doc_queries
+WHERE id = 'local-sapui5-339-chunk-0';
+\set QUIET on
+\x off
+\set QUIET off
+
+SELECT c.title, round((c.embedding <=> q.embedding)::numeric, 4) AS cosine_distance
+FROM doc_chunks c, doc_queries q
+WHERE q.id = 'local-sapui5-339-chunk-0'
+ORDER BY c.embedding <=> q.embedding
+LIMIT 5;
+
+\echo
+\echo '--- the best match for each of a few queries'
+\echo
+
+SELECT q.title AS query, best.title AS best_match, round(best.distance::numeric, 4) AS cosine_distance
+FROM doc_queries q
+CROSS JOIN LATERAL (
+    SELECT c.title, c.embedding <=> q.embedding AS distance
+    FROM doc_chunks c
+    ORDER BY distance
+    LIMIT 1
+) best
+WHERE q.id IN ('local-sapui5-311-chunk-0', 'local-sapui5-332-chunk-0', 'local-sapui5-381-chunk-0')
+ORDER BY q.id;
+
+\echo
+\echo '=== 5. Other operators and functions'
+\echo '    <-> Euclidean (L2), <#> negative inner product, <=> cosine, <+> taxicab (L1)'
+\echo
+
+SELECT '[1,2,3]'::vector <-> '[4,6,3]' AS l2,
+       '[1,2,3]'::vector <#> '[4,6,3]' AS neg_inner_product,
+       round(('[1,2,3]'::vector <=> '[4,6,3]')::numeric, 4) AS cosine,
+       '[1,2,3]'::vector <+> '[4,6,3]' AS l1;
+
+SELECT sum(v), avg(v) FROM (VALUES ('[1,2,3]'::vector), ('[3,4,5]')) AS t(v);
+
+SELECT word, vector_dims(embedding) AS dims,
+       round(vector_norm(embedding)::numeric, 3) AS norm,
+       round(vector_norm(l2_normalize(embedding))::numeric, 3) AS normalized_norm,
+       subvector(embedding, 1, 3) AS first_3
+FROM words
+WHERE word IN ('the', 'queen')
+ORDER BY id;
+
+\echo
+\echo '--- the chunk vectors have unit length, so <#> (= -cosine similarity) ranks them like <=>'
+\echo
+
+SELECT c.title, round((c.embedding <#> q.embedding)::numeric, 4) AS neg_inner_product
+FROM doc_chunks c, doc_queries q
+WHERE q.id = 'local-sapui5-339-chunk-0'
+ORDER BY c.embedding <#> q.embedding
+LIMIT 3;
+
+\set ECHO none
+\echo
+\echo '=== Done.  Tables words, doc_chunks and doc_queries are left in place to explore.'

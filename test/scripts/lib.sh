@@ -1,0 +1,198 @@
+# shellcheck shell=bash
+# Shared by run-tests.sh and run-demo.sh (sourced, not executed):
+#   ensure_deps MODE   install missing Debian packages (MODE: test | demo)
+#   build_install      make + make install against $PG_CONFIG
+#   setup_work         private temp dir, torn down on EXIT/INT/TERM
+#   start_cluster      throwaway PostgreSQL cluster in that dir; exports PG* env
+#   teardown           stop every cluster under the temp dir and delete it
+#
+# Knobs (environment):
+#   PG_CONFIG          default /usr/lib/postgresql/15/bin/pg_config
+#   EMBED_TEST_USER    OS user that runs the servers when we are root (default postgres)
+#   KEEP_TMP=1         keep the temp dir (logs, data dirs) for debugging
+
+set -euo pipefail
+
+EMBED_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PG_MAJOR=15
+PG_CONFIG_DEFAULT=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+PG_CONFIG=${PG_CONFIG:-$PG_CONFIG_DEFAULT}
+export DEBIAN_FRONTEND=noninteractive
+
+# We may be started by `make -jN test`; our own make calls set their own -j
+# and must not try to talk to the parent's jobserver.
+unset MAKEFLAGS MFLAGS MAKELEVEL
+# Stray libpq settings from the caller's shell would redirect our clients.
+unset PGHOSTADDR PGSERVICE PGSERVICEFILE PGOPTIONS PGPASSWORD PGPASSFILE PGDATA
+
+log() { printf '==> %s\n' "$*"; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+as_root() {
+	if is_root; then "$@"; else sudo "$@"; fi
+}
+
+# PostgreSQL refuses to run as root, so servers and TAP tests run as an
+# unprivileged user: `postgres` (made by postgresql-common) when we are root,
+# otherwise whoever runs us.
+if is_root; then
+	TEST_USER=${EMBED_TEST_USER:-postgres}
+else
+	TEST_USER=$(id -un)
+fi
+
+as_test_user() {
+	if is_root; then runuser -u "$TEST_USER" -- "$@"; else "$@"; fi
+}
+
+pkg_installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+# Install only what is missing, so a second run costs nothing.
+ensure_deps() {
+	local mode=$1 need=()
+
+	command -v gcc >/dev/null && command -v make >/dev/null || need+=(build-essential)
+	command -v gzip >/dev/null || need+=(gzip)
+	if [ "$PG_CONFIG" = "$PG_CONFIG_DEFAULT" ]; then
+		pkg_installed postgresql-$PG_MAJOR || need+=("postgresql-$PG_MAJOR")
+		pkg_installed postgresql-server-dev-$PG_MAJOR || need+=("postgresql-server-dev-$PG_MAJOR")
+	fi
+	if [ "$mode" = test ]; then
+		# IPC::Run is what PostgreSQL's TAP modules need; prove ships with perl.
+		{ perl -MIPC::Run -e1 2>/dev/null && command -v prove >/dev/null; } ||
+			need+=(perl libipc-run-perl)
+		if [ -f "$EMBED_REPO/test/clients/package.json" ]; then
+			command -v node >/dev/null || need+=(nodejs)
+			command -v npm >/dev/null || need+=(npm)
+		fi
+	fi
+
+	if [ ${#need[@]} -gt 0 ]; then
+		command -v apt-get >/dev/null ||
+			die "missing ${need[*]} and no apt-get to install them; install them yourself"
+		is_root || command -v sudo >/dev/null ||
+			die "missing ${need[*]}; run as root or install sudo"
+		log "installing ${need[*]}"
+		as_root apt-get update -qq
+		as_root env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends "${need[@]}"
+	fi
+
+	[ -x "$PG_CONFIG" ] || die "PG_CONFIG=$PG_CONFIG is not an executable pg_config"
+	PGBIN=$("$PG_CONFIG" --bindir)
+	PG_PKGLIBDIR=$("$PG_CONFIG" --pkglibdir)
+	[ -f "$("$PG_CONFIG" --pgxs)" ] ||
+		die "PGXS not found for $PG_CONFIG (install postgresql-server-dev-$PG_MAJOR)"
+	[ -x "$PGBIN/postgres" ] || die "no server binaries in $PGBIN"
+	if is_root; then
+		id -u "$TEST_USER" >/dev/null 2>&1 ||
+			die "OS user '$TEST_USER' does not exist (set EMBED_TEST_USER to an unprivileged user)"
+	fi
+	export PG_CONFIG PGBIN PG_PKGLIBDIR
+}
+
+build_install() {
+	log "building embed ($PG_CONFIG)"
+	make --no-print-directory -C "$EMBED_REPO" -j2 PG_CONFIG="$PG_CONFIG" || die "build failed"
+	log "installing embed"
+	as_root make --no-print-directory -C "$EMBED_REPO" install PG_CONFIG="$PG_CONFIG" || die "make install failed"
+}
+
+# ---------------------------------------------------------------------------
+# Temp dir and teardown
+
+EMBED_WORK=
+_torn_down=0
+
+setup_work() {
+	# As root, stay in /tmp: a private $TMPDIR may be closed to the test user.
+	local base=${TMPDIR:-/tmp}
+	if is_root; then base=/tmp; fi
+	EMBED_WORK=$(mktemp -d "$base/embed.XXXXXX")
+	# Readable by the test user: servers and TAP tests write here.
+	if is_root; then chown "$TEST_USER:" "$EMBED_WORK"; fi
+}
+
+# Stop every server whose data dir lies under the temp dir (our own cluster
+# and any a TAP test left behind), then remove the dir.  Safe to call twice.
+teardown() {
+	[ "$_torn_down" = 0 ] || return 0
+	_torn_down=1
+	[ -n "$EMBED_WORK" ] && [ -d "$EMBED_WORK" ] || return 0
+	local pidfile
+	while IFS= read -r pidfile; do
+		(cd "$EMBED_WORK" && as_test_user "$PGBIN/pg_ctl" -D "$(dirname "$pidfile")" \
+			-m immediate -w stop) >/dev/null 2>&1 || true
+	done < <(find "$EMBED_WORK" -name postmaster.pid 2>/dev/null)
+	if [ "${KEEP_TMP:-0}" = 1 ]; then
+		log "kept temp dir $EMBED_WORK"
+	else
+		rm -rf "$EMBED_WORK"
+	fi
+}
+
+trap _on_exit EXIT
+# Turn signals into a normal exit so the EXIT trap tears everything down.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+_on_exit() {
+	local rc=$?
+	set +e
+	teardown
+	# A script may define on_exit_hook (e.g. to print its summary line last).
+	if declare -F on_exit_hook >/dev/null; then on_exit_hook "$rc"; fi
+	exit "$rc"
+}
+
+# ---------------------------------------------------------------------------
+# Throwaway cluster
+
+# listen_addresses='' means the server only has a Unix socket in our private
+# dir, so the port cannot clash; we still avoid ports somebody listens on so
+# nothing looks confusing in logs.
+free_port() {
+	local p hex
+	for p in $(shuf -i 5400-5599); do
+		hex=$(printf '%04X' "$p")
+		if ! cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+			awk -v h=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == h { f = 1 } END { exit !f }'; then
+			echo "$p"
+			return 0
+		fi
+	done
+	die "no free port in 5400-5599"
+}
+
+start_cluster() {
+	local data=$EMBED_WORK/pgdata
+	PGPORT=$(free_port)
+	log "starting throwaway cluster (port $PGPORT, socket dir $EMBED_WORK)"
+	(cd "$EMBED_WORK" && as_test_user "$PGBIN/initdb" -D "$data" -U postgres \
+		--auth=trust -E UTF8 --locale=C --no-sync) >"$EMBED_WORK/initdb.log" 2>&1 ||
+		{ cat "$EMBED_WORK/initdb.log" >&2; die "initdb failed"; }
+	# Speed over durability: the cluster is thrown away.
+	cat >>"$data/postgresql.conf" <<-EOF
+		port = $PGPORT
+		listen_addresses = ''
+		unix_socket_directories = '$EMBED_WORK'
+		fsync = off
+		synchronous_commit = off
+		full_page_writes = off
+	EOF
+	(cd "$EMBED_WORK" && as_test_user "$PGBIN/pg_ctl" -D "$data" \
+		-l "$EMBED_WORK/server.log" -w -t 60 start) >/dev/null 2>&1 ||
+		{ cat "$EMBED_WORK/server.log" >&2; die "could not start the cluster"; }
+	export PGHOST=$EMBED_WORK PGPORT PGUSER=postgres PGDATABASE=postgres
+	EMBED_PGDATA=$data
+}
+
+stop_cluster() {
+	(cd "$EMBED_WORK" && as_test_user "$PGBIN/pg_ctl" -D "$EMBED_PGDATA" -m fast -w stop) \
+		>/dev/null 2>&1 || true
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `make demo`: install missing packages, build and install embed, start a
+# throwaway cluster, run test/demo/demo.sql in it, and tear the cluster down.
+#
+# demo.sql gets the psql variable :datadir (absolute path of test/data) and
+# runs with the repository root as psql's working directory.  Note that psql
+# does not interpolate variables inside \copy, so demo.sql should load data
+# with relative paths (\copy t FROM PROGRAM 'gzip -dc test/data/x.tsv.gz')
+# or `\cd :datadir` first.  \copy runs in the psql process, so the files only
+# need to be readable by the user running `make demo`, not by the server.
+set -euo pipefail
+# shellcheck source=test/scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+demo=$EMBED_REPO/test/demo/demo.sql
+[ -f "$demo" ] || die "missing $demo"
+
+ensure_deps demo
+build_install
+setup_work
+start_cluster
+
+psql_demo() {
+	"$PGBIN/psql" -X -v ON_ERROR_STOP=1 -P pager=off "$@"
+}
+
+log "CREATE EXTENSION embed"
+psql_demo -q -c 'CREATE EXTENSION embed'
+
+log "running test/demo/demo.sql"
+# -e echoes each query before its result.
+(cd "$EMBED_REPO" && psql_demo -e -v datadir="$EMBED_REPO/test/data" -f "$demo")
+
+teardown
+log "demo finished; the throwaway cluster is gone"
