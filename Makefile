@@ -16,12 +16,20 @@ OBJS = \
 	src/kernels.o \
 	src/vecparse.o \
 	src/vector.o \
-	src/aggregate.o
+	src/aggregate.o \
+	src/hnsw/hnsw.o \
+	src/hnsw/hnswbuild.o \
+	src/hnsw/hnswinsert.o \
+	src/hnsw/hnswscan.o \
+	src/hnsw/hnswsearch.o \
+	src/hnsw/hnswutils.o \
+	src/hnsw/hnswvacuum.o
 
 # The install script is assembled from one fragment per component, in order.
 SQL_PARTS = \
 	src/sql/vector.sql \
-	src/sql/aggregate.sql
+	src/sql/aggregate.sql \
+	src/sql/hnsw.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 

@@ -9,6 +9,7 @@
 #include "utils/guc.h"
 
 #include "kernels.h"
+#include "hnsw/hnsw.h"
 
 PG_MODULE_MAGIC;
 
@@ -69,6 +70,8 @@ _PG_init(void)
 							 &embed_simd, SIMD_AUTO, simd_options,
 							 PGC_USERSET, 0,
 							 check_simd, assign_simd, NULL);
+
+	hnsw_init_gucs();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("embed");

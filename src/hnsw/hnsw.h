@@ -1,0 +1,211 @@
+/*
+ * hnsw.h — the hnsw index access method (see README in this folder).
+ */
+#ifndef EMBED_HNSW_H
+#define EMBED_HNSW_H
+
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/generic_xlog.h"
+#include "access/itup.h"
+#include "fmgr.h"
+#include "nodes/pg_list.h"
+#include "storage/bufmgr.h"
+#include "utils/relcache.h"
+
+/* reloptions */
+#define HNSW_DEFAULT_M				16
+#define HNSW_MIN_M					2
+#define HNSW_MAX_M					100
+#define HNSW_DEFAULT_EF_CONSTRUCTION 64
+#define HNSW_MIN_EF_CONSTRUCTION	4
+#define HNSW_MAX_EF_CONSTRUCTION	1000
+
+/* GUC defaults */
+#define HNSW_DEFAULT_EF_SEARCH		40
+#define HNSW_MAX_EF_SEARCH			1000
+
+/* opclass support functions */
+#define HNSW_DISTANCE_PROC			1	/* (type, type) -> float8, required */
+#define HNSW_NORM_PROC				2	/* (type) -> float8, optional: zero norm is not indexed */
+
+/* CREATE INDEX subphases (1 is PostgreSQL's "initializing") */
+#define HNSW_PHASE_BUILD			2
+#define HNSW_PHASE_WAL				3
+
+#define HNSW_MAX_LEVEL				15
+#define HNSW_HEAPTIDS				10	/* heap TIDs per element: identical vectors share one */
+
+#define HNSW_MAGIC					0x454D4857	/* "EMHW" */
+#define HNSW_VERSION				1
+#define HNSW_METAPAGE_BLKNO			0
+
+/* page types, in the special space */
+#define HNSW_PAGE_META				1
+#define HNSW_PAGE_ELEMENT			2
+#define HNSW_PAGE_OVERFLOW			3	/* raw bytes of one large vector */
+#define HNSW_PAGE_FREE				4	/* recycled, listed in the FSM */
+
+typedef struct HnswPageOpaqueData
+{
+	BlockNumber nextblkno;		/* overflow chains only */
+	uint16		type;
+	uint16		page_id;		/* HNSW_PAGE_ID, for tools */
+} HnswPageOpaqueData;
+
+typedef HnswPageOpaqueData *HnswPageOpaque;
+
+#define HNSW_PAGE_ID				0xFE8A
+/* the largest tuple an empty element page takes */
+#define HNSW_MAX_ELEMENT_SIZE \
+	(BLCKSZ - SizeOfPageHeaderData - MAXALIGN(sizeof(HnswPageOpaqueData)) - sizeof(ItemIdData))
+
+#define HnswPageGetOpaque(page)	((HnswPageOpaque) PageGetSpecialPointer(page))
+
+typedef struct HnswMetaPageData
+{
+	uint32		magic;
+	uint32		version;
+	uint16		m;
+	uint16		ef_construction;
+	int16		entry_level;	/* -1: empty graph */
+	uint16		unused;
+	ItemPointerData entry;		/* element at the top of the graph */
+	BlockNumber insert_page;	/* last element page: where inserts look first */
+} HnswMetaPageData;
+
+typedef HnswMetaPageData *HnswMetaPage;
+
+#define HnswPageGetMeta(page)	((HnswMetaPage) PageGetContents(page))
+
+/*
+ * An element tuple: one graph node, written once with room for all of its
+ * neighbours, then updated in place (its size never changes).
+ *
+ *   HnswElementTupleData  fixed header
+ *   uint16 count[level+1] neighbours in use per layer
+ *   ItemPointerData nbr[slots]  layer 0 has 2m slots, every upper layer m
+ *   float4 ndist[slots]   distance to each neighbour, so that a node's list
+ *                         can be pruned without reading other pages
+ *   vector                the indexed value (a varlena, inline) or, when
+ *                         HNSW_ELEMENT_OVERFLOW, a BlockNumber of the first
+ *                         overflow page holding it
+ */
+typedef struct HnswElementTupleData
+{
+	uint8		level;
+	uint8		flags;
+	uint16		ntids;			/* heap TIDs in use */
+	uint32		vecsize;		/* bytes of the stored value */
+	ItemPointerData heaptids[HNSW_HEAPTIDS];
+} HnswElementTupleData;
+
+typedef HnswElementTupleData *HnswElementTuple;
+
+#define HNSW_ELEMENT_DELETED		0x01	/* no live heap TIDs: not returned */
+#define HNSW_ELEMENT_OVERFLOW		0x02	/* value lives on overflow pages */
+
+/* offsets inside an element tuple */
+extern int	hnsw_slots(int level, int m);
+extern int	hnsw_layer_start(int layer, int m);
+extern int	hnsw_layer_slots(int layer, int m);
+extern Size hnsw_tuple_header_size(int level, int m);
+#define HnswCounts(t)	((uint16 *) ((char *) (t) + MAXALIGN(sizeof(HnswElementTupleData))))
+extern ItemPointer HnswNeighbors(HnswElementTuple t, int m);
+extern float4 *HnswNeighborDists(HnswElementTuple t, int m);
+extern char *HnswValuePtr(HnswElementTuple t, int m);
+
+/* per-index state derived from the relation */
+typedef struct HnswIndexInfo
+{
+	Relation	index;
+	int			m;
+	int			ef_construction;
+	FmgrInfo   *distproc;
+	FmgrInfo   *normproc;		/* NULL if the opclass has none */
+	Oid			collation;
+	bool		building;		/* in CREATE INDEX: no WAL until the end */
+} HnswIndexInfo;
+
+extern void hnsw_index_info(HnswIndexInfo *info, Relation index, bool building);
+
+/* A candidate found during a search. */
+typedef struct HnswCandidate
+{
+	ItemPointerData tid;		/* of the element tuple */
+	double		dist;
+	int			level;
+	bool		deleted;
+	int			ntids;
+	ItemPointerData heaptids[HNSW_HEAPTIDS];
+	Datum		value;			/* copied value, when asked for */
+} HnswCandidate;
+
+/* search (hnswsearch.c) */
+typedef struct HnswSearch HnswSearch;
+
+extern HnswSearch *hnsw_search_begin(HnswIndexInfo *info, Datum query,
+									 bool keep_values);
+extern List *hnsw_search_layer(HnswSearch *s, List *entry, int ef, int layer);
+extern List *hnsw_search_entry(HnswSearch *s, int *entry_level);
+extern bool hnsw_search_more(HnswSearch *s, int ef, int64 max_visits);
+extern HnswCandidate *hnsw_search_next(HnswSearch *s);
+extern int64 hnsw_search_visited(HnswSearch *s);
+extern void hnsw_search_start_layer0(HnswSearch *s, List *entry);
+
+/* page helpers (hnswutils.c) */
+extern Buffer hnsw_new_buffer(Relation index, ForkNumber fork);
+extern void hnsw_init_page(Page page, uint16 type);
+extern void hnsw_read_meta(Relation index, HnswMetaPageData *meta);
+extern double hnsw_distance(HnswIndexInfo *info, Datum a, Datum b);
+extern Datum hnsw_load_value(Relation index, HnswElementTuple etup, int m);
+extern HnswElementTuple hnsw_get_element(Page page, OffsetNumber off);
+extern int	hnsw_random_level(int m);
+
+/* page changes: generic WAL, or plain dirtying during a build */
+typedef struct HnswWrite
+{
+	GenericXLogState *state;
+	int			nbuf;
+	Buffer		bufs[MAX_GENERIC_XLOG_PAGES];
+} HnswWrite;
+
+extern void hnsw_write_begin(HnswWrite *w, HnswIndexInfo *info);
+extern Page hnsw_write_page(HnswWrite *w, Buffer buf, bool new_page);
+extern void hnsw_write_finish(HnswWrite *w);
+
+/* insert (hnswinsert.c) */
+extern bool hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid);
+extern List *hnsw_select_neighbors(HnswIndexInfo *info, List *cands, int max);
+
+/* access method entry points */
+extern IndexBuildResult *hnswbuild(Relation heap, Relation index, struct IndexInfo *indexInfo);
+extern void hnswbuildempty(Relation index);
+extern bool hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+					   Relation heap, IndexUniqueCheck checkUnique,
+#if PG_VERSION_NUM >= 140000
+					   bool indexUnchanged,
+#endif
+					   struct IndexInfo *indexInfo);
+extern IndexBulkDeleteResult *hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+											 IndexBulkDeleteCallback callback, void *callback_state);
+extern IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats);
+extern IndexScanDesc hnswbeginscan(Relation index, int nkeys, int norderbys);
+extern void hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
+extern bool hnswgettuple(IndexScanDesc scan, ScanDirection dir);
+extern void hnswendscan(IndexScanDesc scan);
+
+/* settings (hnsw.c) */
+extern int	hnsw_ef_search;
+extern int	hnsw_iterative_scan;
+extern int	hnsw_max_scan_tuples;
+extern double hnsw_scan_mem_multiplier;
+
+#define HNSW_ITERATIVE_OFF		0
+#define HNSW_ITERATIVE_RELAXED	1
+#define HNSW_ITERATIVE_STRICT	2
+
+extern void hnsw_init_gucs(void);
+
+#endif

@@ -1,0 +1,456 @@
+/*
+ * hnswinsert.c — adding one value to the graph (used by CREATE INDEX too).
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "nodes/execnodes.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "hnsw.h"
+
+/* bytes of a value that fit on one overflow page */
+#define OVERFLOW_CHUNK (BLCKSZ - SizeOfPageHeaderData - MAXALIGN(sizeof(HnswPageOpaqueData)))
+
+/*
+ * HNSW's neighbour-selection heuristic: take candidates closest first, and
+ * keep one only if it is closer to the new element than to every neighbour
+ * already kept, which spreads links over directions and keeps the graph
+ * navigable.  Remaining slots are filled with the closest pruned candidates
+ * so small or clustered graphs stay well connected.
+ */
+List *
+hnsw_select_neighbors(HnswIndexInfo *info, List *cands, int max)
+{
+	List	   *kept = NIL;
+	List	   *pruned = NIL;
+	ListCell   *lc;
+
+	foreach(lc, cands)
+	{
+		HnswCandidate *e = lfirst(lc);
+		bool		good = true;
+		ListCell   *lc2;
+
+		if (list_length(kept) >= max)
+			break;
+		if (e->deleted)
+			continue;
+		foreach(lc2, kept)
+		{
+			HnswCandidate *r = lfirst(lc2);
+
+			if (hnsw_distance(info, e->value, r->value) < e->dist)
+			{
+				good = false;
+				break;
+			}
+		}
+		if (good)
+			kept = lappend(kept, e);
+		else
+			pruned = lappend(pruned, e);
+	}
+	foreach(lc, pruned)
+	{
+		if (list_length(kept) >= max)
+			break;
+		kept = lappend(kept, lfirst(lc));
+	}
+	return kept;
+}
+
+/* Write a large value to a chain of fresh overflow pages; returns the first. */
+static BlockNumber
+write_overflow(HnswIndexInfo *info, const char *data, Size len)
+{
+	int			npages = (len + OVERFLOW_CHUNK - 1) / OVERFLOW_CHUNK;
+	Buffer	   *bufs = palloc(sizeof(Buffer) * npages);
+	BlockNumber first;
+
+	/* new pages are unreachable until the element points at them */
+	for (int i = 0; i < npages; i++)
+		bufs[i] = hnsw_new_buffer(info->index, MAIN_FORKNUM);
+	first = BufferGetBlockNumber(bufs[0]);
+	for (int i = 0; i < npages; i++)
+	{
+		HnswWrite	w;
+		Page		page;
+		Size		chunk = Min(len - (Size) i * OVERFLOW_CHUNK, OVERFLOW_CHUNK);
+
+		hnsw_write_begin(&w, info);
+		page = hnsw_write_page(&w, bufs[i], true);
+		hnsw_init_page(page, HNSW_PAGE_OVERFLOW);
+		memcpy(PageGetContents(page), data + (Size) i * OVERFLOW_CHUNK, chunk);
+		((PageHeader) page)->pd_lower = SizeOfPageHeaderData + chunk;
+		HnswPageGetOpaque(page)->nextblkno =
+			(i + 1 < npages) ? BufferGetBlockNumber(bufs[i + 1]) : InvalidBlockNumber;
+		hnsw_write_finish(&w);
+		UnlockReleaseBuffer(bufs[i]);
+	}
+	return first;
+}
+
+/* Build the element tuple in memory. */
+static HnswElementTuple
+form_element(HnswIndexInfo *info, Datum value, ItemPointer heaptid, int level,
+			 List **layers, Size *size)
+{
+	int			m = info->m;
+	Size		vecsize = VARSIZE_ANY(DatumGetPointer(value));
+	Size		hdr = hnsw_tuple_header_size(level, m);
+	/* values that would not fit an empty page go to overflow pages */
+	bool		overflow = hdr + MAXALIGN(vecsize) > HNSW_MAX_ELEMENT_SIZE;
+	HnswElementTuple etup;
+	ItemPointer nbrs;
+	float4	   *dists;
+
+	*size = hdr + (overflow ? MAXALIGN(sizeof(BlockNumber)) : MAXALIGN(vecsize));
+	etup = palloc0(*size);
+	etup->level = level;
+	etup->ntids = 1;
+	etup->vecsize = vecsize;
+	etup->heaptids[0] = *heaptid;
+	nbrs = HnswNeighbors(etup, m);
+	dists = HnswNeighborDists(etup, m);
+	for (int l = 0; l <= level; l++)
+	{
+		int			start = hnsw_layer_start(l, m);
+		ListCell   *lc;
+
+		foreach(lc, layers[l])
+		{
+			HnswCandidate *c = lfirst(lc);
+			int			i = HnswCounts(etup)[l]++;
+
+			nbrs[start + i] = c->tid;
+			dists[start + i] = (float4) c->dist;
+		}
+	}
+	if (overflow)
+	{
+		BlockNumber first = write_overflow(info, DatumGetPointer(value), vecsize);
+
+		etup->flags |= HNSW_ELEMENT_OVERFLOW;
+		memcpy(HnswValuePtr(etup, m), &first, sizeof(BlockNumber));
+	}
+	else
+		memcpy(HnswValuePtr(etup, m), DatumGetPointer(value), vecsize);
+	return etup;
+}
+
+/*
+ * Put the tuple on the insert page or on a new page; *tid receives its place.
+ * `metabuf` is the metapage if the caller holds it exclusively, else
+ * InvalidBuffer (the metapage is then locked alone, never with a data page).
+ */
+static void
+place_element(HnswIndexInfo *info, HnswElementTuple etup, Size size, ItemPointer tid,
+			  Buffer metabuf)
+{
+	Relation	index = info->index;
+	BlockNumber hint;
+	Buffer		buf = InvalidBuffer;
+	HnswWrite	w;
+	Page		page;
+	OffsetNumber off;
+	bool		extended = false;
+
+	if (BufferIsValid(metabuf))
+		hint = HnswPageGetMeta(BufferGetPage(metabuf))->insert_page;
+	else
+	{
+		HnswMetaPageData meta;
+
+		hnsw_read_meta(index, &meta);
+		hint = meta.insert_page;
+	}
+	if (hint != InvalidBlockNumber)
+	{
+		buf = ReadBuffer(index, hint);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		if (HnswPageGetOpaque(BufferGetPage(buf))->type != HNSW_PAGE_ELEMENT ||
+			PageGetFreeSpace(BufferGetPage(buf)) < size)
+		{
+			UnlockReleaseBuffer(buf);
+			buf = InvalidBuffer;
+		}
+	}
+	if (!BufferIsValid(buf))
+	{
+		buf = hnsw_new_buffer(index, MAIN_FORKNUM);
+		extended = true;
+	}
+
+	hnsw_write_begin(&w, info);
+	page = hnsw_write_page(&w, buf, extended);
+	if (extended)
+		hnsw_init_page(page, HNSW_PAGE_ELEMENT);
+	off = PageAddItem(page, (Item) etup, size, InvalidOffsetNumber, false, false);
+	if (off == InvalidOffsetNumber)
+		elog(ERROR, "failed to add element to hnsw index \"%s\"", RelationGetRelationName(index));
+	hnsw_write_finish(&w);
+	ItemPointerSet(tid, BufferGetBlockNumber(buf), off);
+	UnlockReleaseBuffer(buf);
+
+	/* point later inserts at the new page */
+	if (extended)
+	{
+		Buffer		mbuf = metabuf;
+
+		if (!BufferIsValid(metabuf))
+		{
+			mbuf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+			LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+		}
+		hnsw_write_begin(&w, info);
+		page = hnsw_write_page(&w, mbuf, false);
+		HnswPageGetMeta(page)->insert_page = ItemPointerGetBlockNumber(tid);
+		hnsw_write_finish(&w);
+		if (!BufferIsValid(metabuf))
+			UnlockReleaseBuffer(mbuf);
+	}
+}
+
+/*
+ * Link `nbr` back to the new element on one layer: append if the list has
+ * room, else replace its farthest neighbour if the new one is closer.  The
+ * stored distances make this a one-page change.
+ */
+static void
+add_backlink(HnswIndexInfo *info, ItemPointer nbr, int layer, ItemPointer newtid, float4 dist)
+{
+	int			m = info->m;
+	Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(nbr));
+	HnswElementTuple etup;
+	HnswWrite	w;
+	Page		page;
+	ItemPointer nbrs;
+	float4	   *dists;
+	int			start,
+				count,
+				slots,
+				target = -1;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	etup = hnsw_get_element(BufferGetPage(buf), ItemPointerGetOffsetNumber(nbr));
+	if (etup == NULL || etup->level < layer)
+	{
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+	start = hnsw_layer_start(layer, m);
+	slots = hnsw_layer_slots(layer, m);
+	count = HnswCounts(etup)[layer];
+	nbrs = HnswNeighbors(etup, m) + start;
+	dists = HnswNeighborDists(etup, m) + start;
+	if (count < slots)
+		target = count;
+	else
+	{
+		int			far = 0;
+
+		for (int i = 1; i < count; i++)
+			if (dists[i] > dists[far])
+				far = i;
+		if (dist < dists[far])
+			target = far;
+	}
+	if (target < 0)
+	{
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+
+	hnsw_write_begin(&w, info);
+	page = hnsw_write_page(&w, buf, false);
+	etup = hnsw_get_element(page, ItemPointerGetOffsetNumber(nbr));
+	nbrs = HnswNeighbors(etup, m) + start;
+	dists = HnswNeighborDists(etup, m) + start;
+	nbrs[target] = *newtid;
+	dists[target] = dist;
+	if (target == count)
+		HnswCounts(etup)[layer]++;
+	hnsw_write_finish(&w);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * An element with the very same value exists: share it by adding our heap
+ * TID if it has room.  Identical vectors then cost one element.
+ */
+static bool
+add_heaptid(HnswIndexInfo *info, HnswCandidate *c, ItemPointer heaptid)
+{
+	Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(&c->tid));
+	HnswElementTuple etup;
+	bool		done = false;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	etup = hnsw_get_element(BufferGetPage(buf), ItemPointerGetOffsetNumber(&c->tid));
+	if (etup != NULL && !(etup->flags & HNSW_ELEMENT_DELETED) && etup->ntids < HNSW_HEAPTIDS)
+	{
+		HnswWrite	w;
+		Page		page;
+
+		hnsw_write_begin(&w, info);
+		page = hnsw_write_page(&w, buf, false);
+		etup = hnsw_get_element(page, ItemPointerGetOffsetNumber(&c->tid));
+		etup->heaptids[etup->ntids++] = *heaptid;
+		hnsw_write_finish(&w);
+		done = true;
+	}
+	UnlockReleaseBuffer(buf);
+	return done;
+}
+
+/* Make the new element the entry point if it is above the current one. */
+static void
+maybe_set_entry(HnswIndexInfo *info, ItemPointer tid, int level)
+{
+	Buffer		buf = ReadBuffer(info->index, HNSW_METAPAGE_BLKNO);
+	HnswMetaPage meta;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	meta = HnswPageGetMeta(BufferGetPage(buf));
+	if (level > meta->entry_level)
+	{
+		HnswWrite	w;
+		Page		page;
+
+		hnsw_write_begin(&w, info);
+		page = hnsw_write_page(&w, buf, false);
+		HnswPageGetMeta(page)->entry = *tid;
+		HnswPageGetMeta(page)->entry_level = level;
+		hnsw_write_finish(&w);
+	}
+	UnlockReleaseBuffer(buf);
+}
+
+static bool
+same_value(Datum a, Datum b)
+{
+	Size		la = VARSIZE_ANY(DatumGetPointer(a));
+
+	return la == VARSIZE_ANY(DatumGetPointer(b)) &&
+		memcmp(DatumGetPointer(a), DatumGetPointer(b), la) == 0;
+}
+
+/*
+ * Insert one (already detoasted) value.  Returns false if the opclass says
+ * it is not indexable (a zero vector under cosine).
+ */
+bool
+hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
+{
+	int			m = info->m;
+	int			level;
+	int			entry_level;
+	HnswSearch *s;
+	List	   *ep;
+	List	   *layers[HNSW_MAX_LEVEL + 1] = {0};
+	HnswElementTuple etup;
+	Size		size;
+	ItemPointerData newtid;
+
+	if (info->normproc != NULL &&
+		DatumGetFloat8(FunctionCall1Coll(info->normproc, info->collation, value)) == 0)
+		return false;
+
+	level = hnsw_random_level(m);
+	s = hnsw_search_begin(info, value, true);
+	ep = hnsw_search_entry(s, &entry_level);
+
+	if (ep == NIL)
+	{
+		/* the first element: serialize against other first inserts */
+		Buffer		mbuf = ReadBuffer(info->index, HNSW_METAPAGE_BLKNO);
+
+		LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+		if (HnswPageGetMeta(BufferGetPage(mbuf))->entry_level < 0)
+		{
+			HnswWrite	w;
+			Page		page;
+
+			etup = form_element(info, value, heaptid, level, layers, &size);
+			/* metapage then data page: nobody locks them the other way round */
+			place_element(info, etup, size, &newtid, mbuf);
+			hnsw_write_begin(&w, info);
+			page = hnsw_write_page(&w, mbuf, false);
+			HnswPageGetMeta(page)->entry = newtid;
+			HnswPageGetMeta(page)->entry_level = level;
+			hnsw_write_finish(&w);
+			UnlockReleaseBuffer(mbuf);
+			return true;
+		}
+		UnlockReleaseBuffer(mbuf);
+		ep = hnsw_search_entry(s, &entry_level);
+	}
+
+	/* greedy descent to the new element's level, then ef_construction wide */
+	for (int l = entry_level; l > level; l--)
+		ep = hnsw_search_layer(s, ep, 1, l);
+	for (int l = Min(level, entry_level); l >= 0; l--)
+	{
+		List	   *w = hnsw_search_layer(s, ep, info->ef_construction, l);
+
+		if (l == 0 && w != NIL)
+		{
+			HnswCandidate *nearest = linitial(w);
+
+			if (!nearest->deleted && same_value(nearest->value, value) &&
+				add_heaptid(info, nearest, heaptid))
+				return true;
+		}
+		layers[l] = hnsw_select_neighbors(info, w, hnsw_layer_slots(l, m));
+		ep = w;
+	}
+
+	etup = form_element(info, value, heaptid, level, layers, &size);
+	place_element(info, etup, size, &newtid, InvalidBuffer);
+
+	for (int l = Min(level, entry_level); l >= 0; l--)
+	{
+		ListCell   *lc;
+
+		foreach(lc, layers[l])
+		{
+			HnswCandidate *c = lfirst(lc);
+
+			add_backlink(info, &c->tid, l, &newtid, (float4) c->dist);
+		}
+	}
+
+	if (level > entry_level)
+		maybe_set_entry(info, &newtid, level);
+	return true;
+}
+
+/* aminsert */
+bool
+hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+		   Relation heap, IndexUniqueCheck checkUnique,
+#if PG_VERSION_NUM >= 140000
+		   bool indexUnchanged,
+#endif
+		   IndexInfo *indexInfo)
+{
+	MemoryContext ctx,
+				old;
+	HnswIndexInfo info;
+
+	if (isnull[0])
+		return false;
+
+	ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw insert", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(ctx);
+	hnsw_index_info(&info, index, false);
+	hnsw_insert_value(&info, PointerGetDatum(PG_DETOAST_DATUM(values[0])), heap_tid);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(ctx);
+	return false;
+}

@@ -1,0 +1,184 @@
+/*
+ * hnswscan.c — ORDER BY column <op> value, approximately, through the graph.
+ *
+ * The first amgettuple descends the upper layers greedily and searches
+ * layer 0 with ef = hnsw.ef_search; heap TIDs are then returned closest
+ * first.  Without iterative scans at most ef_search elements are returned.
+ * With hnsw.iterative_scan the search resumes with a larger ef whenever those
+ * run out (a WHERE clause may have rejected them), until hnsw.max_scan_tuples
+ * elements have been read or the memory budget is spent; strict_order drops
+ * results that would come out of distance order, relaxed_order keeps them.
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "utils/float.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+#include "hnsw.h"
+
+typedef struct HnswScanOpaqueData
+{
+	HnswIndexInfo info;
+	MemoryContext ctx;			/* reset by rescan */
+	HnswSearch *search;
+	bool		started;
+	bool		exhausted;
+	Datum		query;
+	bool		query_null;
+	int			ef;
+	int			nreturned;		/* elements returned */
+	double		last_dist;
+	HnswCandidate *cur;			/* element whose heap TIDs are being returned */
+	int			cur_tid;
+} HnswScanOpaqueData;
+
+typedef HnswScanOpaqueData *HnswScanOpaque;
+
+IndexScanDesc
+hnswbeginscan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	HnswScanOpaque so = palloc0(sizeof(HnswScanOpaqueData));
+
+	hnsw_index_info(&so->info, index, false);
+	so->ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw scan", ALLOCSET_DEFAULT_SIZES);
+	scan->opaque = so;
+	return scan;
+}
+
+void
+hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	MemoryContext old;
+
+	MemoryContextReset(so->ctx);
+	so->search = NULL;
+	so->started = false;
+	so->exhausted = false;
+	so->nreturned = 0;
+	so->last_dist = -get_float8_infinity();
+	so->cur = NULL;
+	so->cur_tid = 0;
+
+	if (orderbys && scan->numberOfOrderBys > 0)
+		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+	if (keys && scan->numberOfKeys > 0)
+		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+
+	so->query_null = scan->numberOfOrderBys == 0 ||
+		(scan->orderByData[0].sk_flags & SK_ISNULL);
+	if (!so->query_null)
+	{
+		old = MemoryContextSwitchTo(so->ctx);
+		so->query = PointerGetDatum(PG_DETOAST_DATUM_COPY(scan->orderByData[0].sk_argument));
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/* memory the search may use: work_mem times hnsw.scan_mem_multiplier */
+static bool
+over_memory(HnswScanOpaque so)
+{
+	double		limit = (double) work_mem * 1024.0 * hnsw_scan_mem_multiplier;
+
+	return (double) MemoryContextMemAllocated(so->ctx, true) > limit;
+}
+
+static void
+start_search(HnswScanOpaque so)
+{
+	List	   *ep;
+	int			entry_level;
+
+	so->search = hnsw_search_begin(&so->info, so->query, false);
+	ep = hnsw_search_entry(so->search, &entry_level);
+	for (int l = entry_level; l > 0 && ep != NIL; l--)
+		ep = hnsw_search_layer(so->search, ep, 1, l);
+	hnsw_search_start_layer0(so->search, ep);
+	so->ef = hnsw_ef_search;
+	hnsw_search_more(so->search, so->ef, 0);
+}
+
+/* The next element to return, or NULL at the end of the scan. */
+static HnswCandidate *
+next_element(HnswScanOpaque so)
+{
+	for (;;)
+	{
+		HnswCandidate *c;
+
+		CHECK_FOR_INTERRUPTS();
+		if (so->nreturned >= so->ef)
+		{
+			int64		limit = hnsw_max_scan_tuples;
+
+			/* ef results are out: grow ef and search on, if allowed */
+			if (hnsw_iterative_scan == HNSW_ITERATIVE_OFF || so->exhausted ||
+				hnsw_search_visited(so->search) >= limit || over_memory(so))
+				return NULL;
+			so->ef *= 2;
+			if (!hnsw_search_more(so->search, so->ef, limit))
+				so->exhausted = true;
+		}
+		c = hnsw_search_next(so->search);
+		if (c == NULL)
+			return NULL;
+		so->nreturned++;
+		if (c->deleted || c->ntids == 0)
+			continue;
+		if (hnsw_iterative_scan == HNSW_ITERATIVE_STRICT && c->dist < so->last_dist)
+			continue;
+		so->last_dist = Max(so->last_dist, c->dist);
+		return c;
+	}
+}
+
+bool
+hnswgettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	MemoryContext old;
+
+	if (!ScanDirectionIsForward(dir))
+		elog(ERROR, "hnsw index scans only go forward");
+	/* ORDER BY col <op> NULL: every distance is NULL, no order to give */
+	if (so->query_null)
+		return false;
+
+	old = MemoryContextSwitchTo(so->ctx);
+	if (!so->started)
+	{
+		start_search(so);
+		so->started = true;
+	}
+	while (so->cur == NULL || so->cur_tid >= so->cur->ntids)
+	{
+		so->cur = next_element(so);
+		so->cur_tid = 0;
+		if (so->cur == NULL)
+		{
+			MemoryContextSwitchTo(old);
+			return false;
+		}
+	}
+	MemoryContextSwitchTo(old);
+
+	scan->xs_heaptid = so->cur->heaptids[so->cur_tid++];
+	scan->xs_recheck = false;
+	/* distances were computed on the full vectors: the order is final */
+	scan->xs_recheckorderby = false;
+	return true;
+}
+
+void
+hnswendscan(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+
+	MemoryContextDelete(so->ctx);
+	pfree(so);
+	scan->opaque = NULL;
+}

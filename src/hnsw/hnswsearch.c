@@ -1,0 +1,367 @@
+/*
+ * hnswsearch.c — the graph search shared by inserts and scans.
+ *
+ * One resumable engine: hnsw_search_more(ef) expands the closest unexpanded
+ * candidate until the ef closest elements seen so far are all closer than any
+ * candidate left.  A scan that needs more rows (iterative scans) calls it
+ * again with a larger ef and the search goes on where it stopped, nothing is
+ * re-read.  Elements are read one page at a time under a share lock and
+ * copied out (distance, heap TIDs, the neighbour list of the layer searched),
+ * so no lock is held between steps.
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "lib/pairingheap.h"
+#include "storage/bufmgr.h"
+#include "utils/memutils.h"
+
+#include "hnsw.h"
+
+/* visited elements, keyed by their TID packed into 48 bits */
+typedef struct VisitedEntry
+{
+	uint64		key;
+	char		status;
+} VisitedEntry;
+
+static inline uint32
+tid_hash(uint64 key)
+{
+	return murmurhash32((uint32) key) ^ murmurhash32((uint32) (key >> 32));
+}
+
+#define SH_PREFIX visited
+#define SH_ELEMENT_TYPE VisitedEntry
+#define SH_KEY_TYPE uint64
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) tid_hash(k)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+static inline uint64
+tid_key(ItemPointer tid)
+{
+	return ((uint64) ItemPointerGetBlockNumberNoCheck(tid) << 16) |
+		ItemPointerGetOffsetNumberNoCheck(tid);
+}
+
+typedef struct SearchItem
+{
+	pairingheap_node c_node;	/* in cand: to expand, closest first */
+	pairingheap_node f_node;	/* in found: to return, closest first */
+	pairingheap_node w_node;	/* in bound: the ef closest, farthest first */
+	HnswCandidate c;
+	int			nnbrs;			/* neighbours on the layer searched */
+	ItemPointerData *nbrs;
+	bool		in_cand;		/* ever pushed to cand (and found) */
+	bool		in_bound;
+} SearchItem;
+
+struct HnswSearch
+{
+	HnswIndexInfo *info;
+	Datum		query;
+	bool		keep_values;
+	int			layer;
+	int			ef;
+	int64		nvisited;		/* elements read, all layers */
+	visited_hash *visited;
+	pairingheap *cand;
+	pairingheap *found;
+	pairingheap *bound;
+	int			nbound;
+	SearchItem **items;			/* every element read on this layer */
+	int			nitems;
+	int			maxitems;
+};
+
+#define ITEM_OF(node, field) ((SearchItem *) ((char *) (node) - offsetof(SearchItem, field)))
+
+/* pairingheap keeps the "largest" on top: invert for closest-first */
+static int
+closer_first_c(const pairingheap_node *a, const pairingheap_node *b, void *arg)
+{
+	double		da = ITEM_OF(a, c_node)->c.dist,
+				db = ITEM_OF(b, c_node)->c.dist;
+
+	return (da < db) ? 1 : (da > db) ? -1 : 0;
+}
+
+static int
+closer_first_f(const pairingheap_node *a, const pairingheap_node *b, void *arg)
+{
+	double		da = ITEM_OF(a, f_node)->c.dist,
+				db = ITEM_OF(b, f_node)->c.dist;
+
+	return (da < db) ? 1 : (da > db) ? -1 : 0;
+}
+
+static int
+farther_first_w(const pairingheap_node *a, const pairingheap_node *b, void *arg)
+{
+	double		da = ITEM_OF(a, w_node)->c.dist,
+				db = ITEM_OF(b, w_node)->c.dist;
+
+	return (da > db) ? 1 : (da < db) ? -1 : 0;
+}
+
+HnswSearch *
+hnsw_search_begin(HnswIndexInfo *info, Datum query, bool keep_values)
+{
+	HnswSearch *s = palloc0(sizeof(HnswSearch));
+
+	s->info = info;
+	s->query = query;
+	s->keep_values = keep_values;
+	return s;
+}
+
+int64
+hnsw_search_visited(HnswSearch *s)
+{
+	return s->nvisited;
+}
+
+/*
+ * Read the element at tid: its distance to the query, heap TIDs and its
+ * neighbours on the current layer.  NULL if the slot holds no element.
+ */
+static SearchItem *
+read_element(HnswSearch *s, ItemPointer tid)
+{
+	Relation	index = s->info->index;
+	int			m = s->info->m;
+	Buffer		buf;
+	Page		page;
+	HnswElementTuple etup;
+	SearchItem *it = NULL;
+
+	buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	etup = hnsw_get_element(page, ItemPointerGetOffsetNumber(tid));
+	if (etup != NULL && etup->level >= s->layer)
+	{
+		Datum		value = hnsw_load_value(index, etup, m);
+		int			start = hnsw_layer_start(s->layer, m);
+
+		it = palloc0(sizeof(SearchItem));
+		it->c.tid = *tid;
+		it->c.dist = hnsw_distance(s->info, s->query, value);
+		it->c.level = etup->level;
+		it->c.deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;
+		it->c.ntids = etup->ntids;
+		memcpy(it->c.heaptids, etup->heaptids, sizeof(ItemPointerData) * etup->ntids);
+		if (s->keep_values)
+		{
+			Size		len = etup->vecsize;
+			char	   *copy = palloc(len);
+
+			memcpy(copy, DatumGetPointer(value), len);
+			it->c.value = PointerGetDatum(copy);
+		}
+		it->nnbrs = HnswCounts(etup)[s->layer];
+		it->nbrs = palloc(sizeof(ItemPointerData) * Max(it->nnbrs, 1));
+		memcpy(it->nbrs, HnswNeighbors(etup, m) + start,
+			   sizeof(ItemPointerData) * it->nnbrs);
+		if (DatumGetPointer(value) != HnswValuePtr(etup, m))
+			pfree(DatumGetPointer(value));
+	}
+	UnlockReleaseBuffer(buf);
+	s->nvisited++;
+	return it;
+}
+
+static void
+remember(HnswSearch *s, SearchItem *it)
+{
+	if (s->nitems == s->maxitems)
+	{
+		s->maxitems = Max(64, s->maxitems * 2);
+		s->items = s->items ? repalloc(s->items, sizeof(SearchItem *) * s->maxitems)
+			: palloc(sizeof(SearchItem *) * s->maxitems);
+	}
+	s->items[s->nitems++] = it;
+}
+
+static double
+bound_dist(HnswSearch *s)
+{
+	return ITEM_OF(pairingheap_first(s->bound), w_node)->c.dist;
+}
+
+/* Make it a candidate: to expand, to return, and one of the ef closest. */
+static void
+admit(HnswSearch *s, SearchItem *it)
+{
+	it->in_cand = true;
+	pairingheap_add(s->cand, &it->c_node);
+	pairingheap_add(s->found, &it->f_node);
+	it->in_bound = true;
+	pairingheap_add(s->bound, &it->w_node);
+	if (++s->nbound > s->ef)
+	{
+		SearchItem *far = ITEM_OF(pairingheap_remove_first(s->bound), w_node);
+
+		far->in_bound = false;
+		s->nbound--;
+	}
+}
+
+static void
+start_layer(HnswSearch *s, List *entry, int layer)
+{
+	ListCell   *lc;
+
+	s->layer = layer;
+	s->visited = visited_create(CurrentMemoryContext, 256, NULL);
+	s->cand = pairingheap_allocate(closer_first_c, NULL);
+	s->found = pairingheap_allocate(closer_first_f, NULL);
+	s->bound = pairingheap_allocate(farther_first_w, NULL);
+	s->nbound = 0;
+	s->nitems = 0;
+	s->ef = Max(s->ef, 1);
+
+	/* entry points come from the layer above: read them again for this layer's links */
+	foreach(lc, entry)
+	{
+		HnswCandidate *c = lfirst(lc);
+		bool		found;
+		SearchItem *it;
+
+		visited_insert(s->visited, tid_key(&c->tid), &found);
+		if (found)
+			continue;
+		it = read_element(s, &c->tid);
+		if (it == NULL)
+			continue;
+		remember(s, it);
+		admit(s, it);
+	}
+}
+
+/*
+ * Expand until the ef closest seen are all closer than every candidate left,
+ * or max_visits elements have been read (0: no limit).  Returns false when
+ * nothing is left to expand.
+ */
+bool
+hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
+{
+	if (ef > s->ef)
+	{
+		/*
+		 * A larger ef admits elements seen but passed over before: rebuild
+		 * the bound from everything read and queue the newly admitted ones.
+		 */
+		s->ef = ef;
+		pairingheap_reset(s->bound);
+		s->nbound = 0;
+		for (int i = 0; i < s->nitems; i++)
+		{
+			SearchItem *it = s->items[i];
+
+			it->in_bound = true;
+			pairingheap_add(s->bound, &it->w_node);
+			if (++s->nbound > s->ef)
+			{
+				SearchItem *far = ITEM_OF(pairingheap_remove_first(s->bound), w_node);
+
+				far->in_bound = false;
+				s->nbound--;
+			}
+		}
+		for (int i = 0; i < s->nitems; i++)
+		{
+			SearchItem *it = s->items[i];
+
+			if (it->in_bound && !it->in_cand)
+			{
+				it->in_cand = true;
+				pairingheap_add(s->cand, &it->c_node);
+				pairingheap_add(s->found, &it->f_node);
+			}
+		}
+	}
+
+	while (!pairingheap_is_empty(s->cand))
+	{
+		SearchItem *c = ITEM_OF(pairingheap_first(s->cand), c_node);
+
+		if (s->nbound >= s->ef && c->c.dist > bound_dist(s))
+			return true;
+		if (max_visits > 0 && s->nvisited >= max_visits)
+			return false;
+		pairingheap_remove_first(s->cand);
+
+		for (int i = 0; i < c->nnbrs; i++)
+		{
+			bool		found;
+			SearchItem *it;
+
+			visited_insert(s->visited, tid_key(&c->nbrs[i]), &found);
+			if (found)
+				continue;
+			it = read_element(s, &c->nbrs[i]);
+			if (it == NULL)
+				continue;
+			remember(s, it);
+			if (s->nbound < s->ef || it->c.dist < bound_dist(s))
+				admit(s, it);
+		}
+	}
+	return false;
+}
+
+/* Closest found element not yet returned, or NULL. */
+HnswCandidate *
+hnsw_search_next(HnswSearch *s)
+{
+	if (pairingheap_is_empty(s->found))
+		return NULL;
+	return &ITEM_OF(pairingheap_remove_first(s->found), f_node)->c;
+}
+
+void
+hnsw_search_start_layer0(HnswSearch *s, List *entry)
+{
+	start_layer(s, entry, 0);
+}
+
+/*
+ * The ef closest elements to the query on one layer, closest first,
+ * starting from `entry`.
+ */
+List *
+hnsw_search_layer(HnswSearch *s, List *entry, int ef, int layer)
+{
+	List	   *result = NIL;
+	HnswCandidate *c;
+
+	s->ef = ef;
+	start_layer(s, entry, layer);
+	hnsw_search_more(s, ef, 0);
+	while (list_length(result) < ef && (c = hnsw_search_next(s)) != NULL)
+		result = lappend(result, c);
+	return result;
+}
+
+/* The graph's entry point as a one-element list (NIL if empty). */
+List *
+hnsw_search_entry(HnswSearch *s, int *entry_level)
+{
+	HnswMetaPageData meta;
+	HnswCandidate *c;
+
+	hnsw_read_meta(s->info->index, &meta);
+	*entry_level = meta.entry_level;
+	if (meta.entry_level < 0)
+		return NIL;
+	c = palloc0(sizeof(HnswCandidate));
+	c->tid = meta.entry;
+	return list_make1(c);
+}

@@ -1,0 +1,303 @@
+/*
+ * hnswutils.c — element tuple layout, page helpers, WAL helpers.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/generic_xlog.h"
+#if PG_VERSION_NUM >= 150000
+#include "common/pg_prng.h"
+#endif
+#include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "utils/rel.h"
+
+#include "hnsw.h"
+
+/* ---------- element tuple layout ---------- */
+
+int
+hnsw_layer_slots(int layer, int m)
+{
+	return layer == 0 ? 2 * m : m;
+}
+
+int
+hnsw_layer_start(int layer, int m)
+{
+	return layer == 0 ? 0 : 2 * m + (layer - 1) * m;
+}
+
+int
+hnsw_slots(int level, int m)
+{
+	return hnsw_layer_start(level + 1, m);
+}
+
+static Size
+counts_size(int level)
+{
+	return MAXALIGN(sizeof(uint16) * (level + 1));
+}
+
+static Size
+nbr_size(int level, int m)
+{
+	return MAXALIGN(sizeof(ItemPointerData) * hnsw_slots(level, m));
+}
+
+static Size
+dist_size(int level, int m)
+{
+	return MAXALIGN(sizeof(float4) * hnsw_slots(level, m));
+}
+
+/* Everything before the value. */
+Size
+hnsw_tuple_header_size(int level, int m)
+{
+	return MAXALIGN(sizeof(HnswElementTupleData)) + counts_size(level) +
+		nbr_size(level, m) + dist_size(level, m);
+}
+
+ItemPointer
+HnswNeighbors(HnswElementTuple t, int m)
+{
+	return (ItemPointer) ((char *) t + MAXALIGN(sizeof(HnswElementTupleData)) +
+						  counts_size(t->level));
+}
+
+float4 *
+HnswNeighborDists(HnswElementTuple t, int m)
+{
+	return (float4 *) ((char *) HnswNeighbors(t, m) + nbr_size(t->level, m));
+}
+
+char *
+HnswValuePtr(HnswElementTuple t, int m)
+{
+	return (char *) t + hnsw_tuple_header_size(t->level, m);
+}
+
+/* ---------- relation-level info ---------- */
+
+void
+hnsw_index_info(HnswIndexInfo *info, Relation index, bool building)
+{
+	HnswMetaPageData meta;
+
+	memset(info, 0, sizeof(*info));
+	info->index = index;
+	info->building = building;
+	info->distproc = index_getprocinfo(index, 1, HNSW_DISTANCE_PROC);
+	info->normproc = OidIsValid(index_getprocid(index, 1, HNSW_NORM_PROC))
+		? index_getprocinfo(index, 1, HNSW_NORM_PROC) : NULL;
+	info->collation = index->rd_indcollation[0];
+	hnsw_read_meta(index, &meta);
+	info->m = meta.m;
+	info->ef_construction = meta.ef_construction;
+}
+
+double
+hnsw_distance(HnswIndexInfo *info, Datum a, Datum b)
+{
+	return DatumGetFloat8(FunctionCall2Coll(info->distproc, info->collation, a, b));
+}
+
+/* geometric level distribution with mL = 1 / ln(m), as in the HNSW paper */
+int
+hnsw_random_level(int m)
+{
+#if PG_VERSION_NUM >= 150000
+	double		u = pg_prng_double(&pg_global_prng_state);
+#else
+	double		u = (double) random() / ((double) MAX_RANDOM_VALUE + 1);
+#endif
+	int			level;
+
+	if (u <= 0)
+		u = 1e-300;
+	level = (int) floor(-log(u) / log((double) m));
+	return Min(level, HNSW_MAX_LEVEL);
+}
+
+/* ---------- pages ---------- */
+
+void
+hnsw_init_page(Page page, uint16 type)
+{
+	HnswPageOpaque op;
+
+	PageInit(page, BLCKSZ, sizeof(HnswPageOpaqueData));
+	op = HnswPageGetOpaque(page);
+	op->nextblkno = InvalidBlockNumber;
+	op->type = type;
+	op->page_id = HNSW_PAGE_ID;
+}
+
+/*
+ * A page for new data, returned exclusively locked: a recycled one from the
+ * free space map if there is one, else a new page at the end.  The caller
+ * initializes it.
+ */
+Buffer
+hnsw_new_buffer(Relation index, ForkNumber fork)
+{
+	Buffer		buf;
+	bool		needlock = !RELATION_IS_LOCAL(index);
+
+	if (fork == MAIN_FORKNUM)
+	{
+		BlockNumber blk;
+
+		while ((blk = GetFreeIndexPage(index)) != InvalidBlockNumber)
+		{
+			buf = ReadBuffer(index, blk);
+			/* someone else may have taken it already: then skip it */
+			if (ConditionalLockBuffer(buf))
+			{
+				Page		page = BufferGetPage(buf);
+
+				if (PageIsNew(page) || HnswPageGetOpaque(page)->type == HNSW_PAGE_FREE)
+					return buf;
+				LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+			}
+			ReleaseBuffer(buf);
+		}
+	}
+
+	if (needlock)
+		LockRelationForExtension(index, ExclusiveLock);
+	buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (needlock)
+		UnlockRelationForExtension(index, ExclusiveLock);
+	return buf;
+}
+
+void
+hnsw_read_meta(Relation index, HnswMetaPageData *meta)
+{
+	Buffer		buf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	Page		page;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (HnswPageGetOpaque(page)->page_id != HNSW_PAGE_ID ||
+		HnswPageGetMeta(page)->magic != HNSW_MAGIC)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" is not a valid hnsw index",
+						RelationGetRelationName(index))));
+	if (HnswPageGetMeta(page)->version != HNSW_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("hnsw index \"%s\" has on-disk version %u, this build reads %u",
+						RelationGetRelationName(index),
+						HnswPageGetMeta(page)->version, HNSW_VERSION),
+				 errhint("REINDEX the index.")));
+	memcpy(meta, HnswPageGetMeta(page), sizeof(HnswMetaPageData));
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * The element at (page, off), or NULL if the slot holds none (a link may
+ * point at a slot VACUUM has freed: readers treat it as absent).
+ */
+HnswElementTuple
+hnsw_get_element(Page page, OffsetNumber off)
+{
+	ItemId		iid;
+
+	if (HnswPageGetOpaque(page)->type != HNSW_PAGE_ELEMENT ||
+		off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+		return NULL;
+	iid = PageGetItemId(page, off);
+	if (!ItemIdIsNormal(iid))
+		return NULL;
+	return (HnswElementTuple) PageGetItem(page, iid);
+}
+
+/*
+ * The element's value as a Datum.  Inline values point into the page (the
+ * caller holds the lock); overflowed ones are read into palloc'd memory.
+ */
+Datum
+hnsw_load_value(Relation index, HnswElementTuple etup, int m)
+{
+	char	   *p = HnswValuePtr(etup, m);
+	char	   *out,
+			   *dst;
+	BlockNumber blk;
+	Size		left = etup->vecsize;
+
+	if (!(etup->flags & HNSW_ELEMENT_OVERFLOW))
+		return PointerGetDatum(p);
+
+	memcpy(&blk, p, sizeof(BlockNumber));
+	out = dst = palloc(etup->vecsize);
+	while (left > 0)
+	{
+		Buffer		buf;
+		Page		page;
+		Size		chunk;
+
+		if (blk == InvalidBlockNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("hnsw index \"%s\" has a truncated overflow chain",
+							RelationGetRelationName(index))));
+		buf = ReadBuffer(index, blk);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (HnswPageGetOpaque(page)->type != HNSW_PAGE_OVERFLOW)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("hnsw index \"%s\" has a bad overflow page %u",
+							RelationGetRelationName(index), blk)));
+		chunk = Min(left, (Size) (((PageHeader) page)->pd_lower - SizeOfPageHeaderData));
+		memcpy(dst, PageGetContents(page), chunk);
+		dst += chunk;
+		left -= chunk;
+		blk = HnswPageGetOpaque(page)->nextblkno;
+		UnlockReleaseBuffer(buf);
+	}
+	return PointerGetDatum(out);
+}
+
+/* ---------- writing pages ---------- */
+
+/*
+ * Every page change goes through these: generic WAL records normally, plain
+ * dirty buffers while CREATE INDEX builds (the whole relation is WAL-logged
+ * once at the end).  The caller locks the buffers exclusively.
+ */
+void
+hnsw_write_begin(HnswWrite *w, HnswIndexInfo *info)
+{
+	w->state = info->building ? NULL : GenericXLogStart(info->index);
+	w->nbuf = 0;
+}
+
+Page
+hnsw_write_page(HnswWrite *w, Buffer buf, bool new_page)
+{
+	Assert(w->nbuf < MAX_GENERIC_XLOG_PAGES);
+	w->bufs[w->nbuf++] = buf;
+	if (w->state)
+		return GenericXLogRegisterBuffer(w->state, buf,
+										 new_page ? GENERIC_XLOG_FULL_IMAGE : 0);
+	return BufferGetPage(buf);
+}
+
+void
+hnsw_write_finish(HnswWrite *w)
+{
+	if (w->state)
+		GenericXLogFinish(w->state);
+	else
+		for (int i = 0; i < w->nbuf; i++)
+			MarkBufferDirty(w->bufs[i]);
+}

@@ -1,0 +1,488 @@
+/*
+ * hnswvacuum.c — removing dead heap TIDs and keeping the graph connected.
+ *
+ * Three passes over the element pages:
+ *   1. drop dead heap TIDs; an element left with none is marked deleted
+ *      (scans still walk through it but never return it);
+ *   2. move the entry point off a deleted element, unlink deleted elements
+ *      from every neighbour list, and give each element that lost links new
+ *      ones found by a fresh search (so recall does not decay with churn);
+ *   3. free the deleted elements' space (their line pointers stay, unused,
+ *      so other TIDs do not move) and recycle their overflow pages via the
+ *      free space map.
+ * Each page change is one generic WAL record under an exclusive lock on that
+ * page alone.  A link to a freed slot that a concurrent insert wrote after
+ * pass 2 is harmless: readers skip slots that hold no element.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "commands/vacuum.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "hnsw.h"
+
+typedef struct VacState
+{
+	IndexVacuumInfo *vinfo;
+	HnswIndexInfo info;
+	ItemPointerData *deleted;	/* sorted after pass 1 */
+	int			ndeleted;
+	int			maxdeleted;
+	ItemPointerData best;		/* highest live element: entry point fallback */
+	int			best_level;
+	ItemPointerData *repair;	/* elements that lost links in pass 2 */
+	int			nrepair;
+	int			maxrepair;
+} VacState;
+
+static void
+push_tid(ItemPointerData **arr, int *n, int *max, ItemPointer tid)
+{
+	if (*n == *max)
+	{
+		*max = Max(64, *max * 2);
+		*arr = *arr ? repalloc(*arr, sizeof(ItemPointerData) * *max)
+			: palloc(sizeof(ItemPointerData) * *max);
+	}
+	(*arr)[(*n)++] = *tid;
+}
+
+static int
+tid_cmp(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+}
+
+static bool
+is_deleted(VacState *vs, ItemPointer tid)
+{
+	return vs->ndeleted > 0 &&
+		bsearch(tid, vs->deleted, vs->ndeleted, sizeof(ItemPointerData), tid_cmp) != NULL;
+}
+
+static Buffer
+read_page(VacState *vs, BlockNumber blk)
+{
+	Buffer		buf = ReadBufferExtended(vs->info.index, MAIN_FORKNUM, blk, RBM_NORMAL,
+										 vs->vinfo->strategy);
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	return buf;
+}
+
+/* Pass 1: dead heap TIDs out; elements with none left are marked deleted. */
+static void
+remove_dead_tids(VacState *vs, IndexBulkDeleteResult *stats,
+				 IndexBulkDeleteCallback callback, void *callback_state)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(vs->info.index);
+
+	for (BlockNumber blk = HNSW_METAPAGE_BLKNO + 1; blk < nblocks; blk++)
+	{
+		Buffer		buf = read_page(vs, blk);
+		Page		page = BufferGetPage(buf);
+		HnswWrite	w;
+		bool		writing = false;
+
+		vacuum_delay_point();
+		if (HnswPageGetOpaque(page)->type != HNSW_PAGE_ELEMENT)
+		{
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			HnswElementTuple etup = hnsw_get_element(page, off);
+			ItemPointerData tid;
+			int			keep = 0;
+			int			ndead = 0;
+
+			if (etup == NULL)
+				continue;
+			ItemPointerSet(&tid, blk, off);
+			if (etup->flags & HNSW_ELEMENT_DELETED)
+			{
+				push_tid(&vs->deleted, &vs->ndeleted, &vs->maxdeleted, &tid);
+				continue;
+			}
+			for (int i = 0; i < etup->ntids; i++)
+				if (callback(&etup->heaptids[i], callback_state))
+					ndead++;
+			if (ndead > 0)
+			{
+				if (!writing)
+				{
+					hnsw_write_begin(&w, &vs->info);
+					page = hnsw_write_page(&w, buf, false);
+					writing = true;
+					etup = hnsw_get_element(page, off);
+				}
+				for (int i = 0; i < etup->ntids; i++)
+					if (!callback(&etup->heaptids[i], callback_state))
+						etup->heaptids[keep++] = etup->heaptids[i];
+				etup->ntids = keep;
+				stats->tuples_removed += ndead;
+				if (keep == 0)
+				{
+					etup->flags |= HNSW_ELEMENT_DELETED;
+					push_tid(&vs->deleted, &vs->ndeleted, &vs->maxdeleted, &tid);
+					continue;
+				}
+			}
+			stats->num_index_tuples += etup->ntids;
+			if (etup->level > vs->best_level)
+			{
+				vs->best_level = etup->level;
+				vs->best = tid;
+			}
+		}
+		if (writing)
+			hnsw_write_finish(&w);
+		UnlockReleaseBuffer(buf);
+	}
+	if (vs->ndeleted > 0)
+		qsort(vs->deleted, vs->ndeleted, sizeof(ItemPointerData), tid_cmp);
+}
+
+/* Pass 2a: the entry point must be a live element. */
+static void
+fix_entry_point(VacState *vs)
+{
+	Buffer		buf = read_page(vs, HNSW_METAPAGE_BLKNO);
+	HnswMetaPage meta = HnswPageGetMeta(BufferGetPage(buf));
+
+	if (meta->entry_level >= 0 && is_deleted(vs, &meta->entry))
+	{
+		HnswWrite	w;
+		Page		page;
+
+		hnsw_write_begin(&w, &vs->info);
+		page = hnsw_write_page(&w, buf, false);
+		meta = HnswPageGetMeta(page);
+		if (vs->best_level >= 0)
+		{
+			meta->entry = vs->best;
+			meta->entry_level = vs->best_level;
+		}
+		else
+		{
+			ItemPointerSetInvalid(&meta->entry);
+			meta->entry_level = -1;
+		}
+		hnsw_write_finish(&w);
+	}
+	UnlockReleaseBuffer(buf);
+}
+
+/* Pass 2b: unlink deleted elements from every neighbour list. */
+static void
+unlink_deleted(VacState *vs)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(vs->info.index);
+	int			m = vs->info.m;
+
+	for (BlockNumber blk = HNSW_METAPAGE_BLKNO + 1; blk < nblocks; blk++)
+	{
+		Buffer		buf = read_page(vs, blk);
+		Page		page = BufferGetPage(buf);
+		HnswWrite	w;
+		bool		writing = false;
+
+		vacuum_delay_point();
+		if (HnswPageGetOpaque(page)->type != HNSW_PAGE_ELEMENT)
+		{
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			HnswElementTuple etup = hnsw_get_element(page, off);
+			bool		lost = false;
+			ItemPointerData tid;
+
+			if (etup == NULL || (etup->flags & HNSW_ELEMENT_DELETED))
+				continue;
+			for (int l = 0; l <= etup->level && !lost; l++)
+			{
+				ItemPointer nbrs = HnswNeighbors(etup, m) + hnsw_layer_start(l, m);
+
+				for (int i = 0; i < HnswCounts(etup)[l]; i++)
+					if (is_deleted(vs, &nbrs[i]))
+						lost = true;
+			}
+			if (!lost)
+				continue;
+			if (!writing)
+			{
+				hnsw_write_begin(&w, &vs->info);
+				page = hnsw_write_page(&w, buf, false);
+				writing = true;
+				etup = hnsw_get_element(page, off);
+			}
+			for (int l = 0; l <= etup->level; l++)
+			{
+				int			start = hnsw_layer_start(l, m);
+				ItemPointer nbrs = HnswNeighbors(etup, m) + start;
+				float4	   *dists = HnswNeighborDists(etup, m) + start;
+				int			keep = 0;
+
+				for (int i = 0; i < HnswCounts(etup)[l]; i++)
+					if (!is_deleted(vs, &nbrs[i]))
+					{
+						nbrs[keep] = nbrs[i];
+						dists[keep] = dists[i];
+						keep++;
+					}
+				HnswCounts(etup)[l] = keep;
+			}
+			ItemPointerSet(&tid, blk, off);
+			push_tid(&vs->repair, &vs->nrepair, &vs->maxrepair, &tid);
+		}
+		if (writing)
+			hnsw_write_finish(&w);
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/*
+ * Pass 2c: search the graph for an element that lost links and give it the
+ * best new neighbours not yet linked, on every layer it lives on.
+ */
+static void
+repair_element(VacState *vs, ItemPointer tid, MemoryContext tmp)
+{
+	HnswIndexInfo *info = &vs->info;
+	int			m = info->m;
+	Buffer		buf;
+	HnswElementTuple etup;
+	Datum		value;
+	int			level,
+				entry_level;
+	HnswSearch *s;
+	List	   *ep;
+	List	   *layers[HNSW_MAX_LEVEL + 1] = {0};
+	MemoryContext old = MemoryContextSwitchTo(tmp);
+
+	/* copy the value out, then search with no lock held */
+	buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	etup = hnsw_get_element(BufferGetPage(buf), ItemPointerGetOffsetNumber(tid));
+	if (etup == NULL || (etup->flags & HNSW_ELEMENT_DELETED))
+	{
+		UnlockReleaseBuffer(buf);
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	level = etup->level;
+	value = hnsw_load_value(info->index, etup, m);
+	if (DatumGetPointer(value) == HnswValuePtr(etup, m))
+	{
+		char	   *copy = palloc(etup->vecsize);
+
+		memcpy(copy, DatumGetPointer(value), etup->vecsize);
+		value = PointerGetDatum(copy);
+	}
+	UnlockReleaseBuffer(buf);
+
+	s = hnsw_search_begin(info, value, true);
+	ep = hnsw_search_entry(s, &entry_level);
+	for (int l = entry_level; l > level && ep != NIL; l--)
+		ep = hnsw_search_layer(s, ep, 1, l);
+	for (int l = Min(level, entry_level); l >= 0 && ep != NIL; l--)
+	{
+		List	   *w = hnsw_search_layer(s, ep, info->ef_construction, l);
+		List	   *cands = NIL;
+		ListCell   *lc;
+
+		foreach(lc, w)
+		{
+			HnswCandidate *c = lfirst(lc);
+
+			if (!ItemPointerEquals(&c->tid, tid) && !is_deleted(vs, &c->tid))
+				cands = lappend(cands, c);
+		}
+		layers[l] = hnsw_select_neighbors(info, cands, hnsw_layer_slots(l, m));
+		ep = w;
+	}
+
+	/* merge: fill free slots with new neighbours not already linked */
+	buf = read_page(vs, ItemPointerGetBlockNumber(tid));
+	etup = hnsw_get_element(BufferGetPage(buf), ItemPointerGetOffsetNumber(tid));
+	if (etup != NULL && !(etup->flags & HNSW_ELEMENT_DELETED))
+	{
+		HnswWrite	w;
+		Page		page;
+
+		hnsw_write_begin(&w, info);
+		page = hnsw_write_page(&w, buf, false);
+		etup = hnsw_get_element(page, ItemPointerGetOffsetNumber(tid));
+		for (int l = 0; l <= Min(level, HNSW_MAX_LEVEL); l++)
+		{
+			int			start = hnsw_layer_start(l, m);
+			int			slots = hnsw_layer_slots(l, m);
+			ItemPointer nbrs = HnswNeighbors(etup, m) + start;
+			float4	   *dists = HnswNeighborDists(etup, m) + start;
+			ListCell   *lc;
+
+			foreach(lc, layers[l])
+			{
+				HnswCandidate *c = lfirst(lc);
+				int			n = HnswCounts(etup)[l];
+				bool		present = false;
+
+				if (n >= slots)
+					break;
+				for (int i = 0; i < n && !present; i++)
+					present = ItemPointerEquals(&nbrs[i], &c->tid);
+				if (present)
+					continue;
+				nbrs[n] = c->tid;
+				dists[n] = (float4) c->dist;
+				HnswCounts(etup)[l] = n + 1;
+			}
+		}
+		hnsw_write_finish(&w);
+	}
+	UnlockReleaseBuffer(buf);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(tmp);
+}
+
+/* Give a freed overflow chain to the free space map. */
+static void
+recycle_overflow(VacState *vs, BlockNumber blk)
+{
+	while (blk != InvalidBlockNumber)
+	{
+		Buffer		buf = read_page(vs, blk);
+		Page		page = BufferGetPage(buf);
+		BlockNumber next = HnswPageGetOpaque(page)->nextblkno;
+		HnswWrite	w;
+
+		if (HnswPageGetOpaque(page)->type != HNSW_PAGE_OVERFLOW)
+		{
+			UnlockReleaseBuffer(buf);
+			break;
+		}
+		hnsw_write_begin(&w, &vs->info);
+		page = hnsw_write_page(&w, buf, false);
+		HnswPageGetOpaque(page)->type = HNSW_PAGE_FREE;
+		HnswPageGetOpaque(page)->nextblkno = InvalidBlockNumber;
+		hnsw_write_finish(&w);
+		UnlockReleaseBuffer(buf);
+		RecordFreeIndexPage(vs->info.index, blk);
+		blk = next;
+	}
+}
+
+/* Pass 3: free the deleted elements. */
+static void
+free_deleted(VacState *vs, IndexBulkDeleteResult *stats)
+{
+	int			m = vs->info.m;
+	BlockNumber hint = InvalidBlockNumber;
+
+	for (int i = 0; i < vs->ndeleted;)
+	{
+		BlockNumber blk = ItemPointerGetBlockNumber(&vs->deleted[i]);
+		Buffer		buf = read_page(vs, blk);
+		HnswWrite	w;
+		Page		page;
+		List	   *chains = NIL;
+		ListCell   *lc;
+
+		vacuum_delay_point();
+		hnsw_write_begin(&w, &vs->info);
+		page = hnsw_write_page(&w, buf, false);
+		/* the deleted TIDs are sorted: take every one on this page */
+		for (; i < vs->ndeleted && ItemPointerGetBlockNumber(&vs->deleted[i]) == blk; i++)
+		{
+			OffsetNumber off = ItemPointerGetOffsetNumber(&vs->deleted[i]);
+			HnswElementTuple etup = hnsw_get_element(page, off);
+
+			if (etup == NULL || !(etup->flags & HNSW_ELEMENT_DELETED))
+				continue;
+			if (etup->flags & HNSW_ELEMENT_OVERFLOW)
+			{
+				BlockNumber first;
+
+				memcpy(&first, HnswValuePtr(etup, m), sizeof(BlockNumber));
+				chains = lappend_int(chains, (int) first);
+			}
+			PageIndexTupleDeleteNoCompact(page, off);
+		}
+		hnsw_write_finish(&w);
+		UnlockReleaseBuffer(buf);
+		if (hint == InvalidBlockNumber)
+			hint = blk;
+		foreach(lc, chains)
+			recycle_overflow(vs, (BlockNumber) lfirst_int(lc));
+	}
+
+	/* let inserts fill the holes first */
+	if (hint != InvalidBlockNumber)
+	{
+		Buffer		buf = read_page(vs, HNSW_METAPAGE_BLKNO);
+		HnswWrite	w;
+		Page		page;
+
+		hnsw_write_begin(&w, &vs->info);
+		page = hnsw_write_page(&w, buf, false);
+		HnswPageGetMeta(page)->insert_page = hint;
+		hnsw_write_finish(&w);
+		UnlockReleaseBuffer(buf);
+	}
+	IndexFreeSpaceMapVacuum(vs->info.index);
+}
+
+IndexBulkDeleteResult *
+hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+			   IndexBulkDeleteCallback callback, void *callback_state)
+{
+	VacState	vs;
+	MemoryContext tmp;
+
+	if (stats == NULL)
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+	memset(&vs, 0, sizeof(vs));
+	vs.vinfo = info;
+	vs.best_level = -1;
+	hnsw_index_info(&vs.info, info->index, false);
+
+	remove_dead_tids(&vs, stats, callback, callback_state);
+	if (vs.ndeleted == 0)
+		return stats;
+
+	fix_entry_point(&vs);
+	unlink_deleted(&vs);
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "hnsw repair", ALLOCSET_DEFAULT_SIZES);
+	for (int i = 0; i < vs.nrepair; i++)
+	{
+		vacuum_delay_point();
+		repair_element(&vs, &vs.repair[i], tmp);
+	}
+	MemoryContextDelete(tmp);
+	free_deleted(&vs, stats);
+	return stats;
+}
+
+IndexBulkDeleteResult *
+hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
+{
+	if (info->analyze_only)
+		return stats;
+	if (stats == NULL)
+	{
+		/* no bulkdelete ran: report the heap's count, which is close enough */
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+		stats->num_index_tuples = info->num_heap_tuples;
+		stats->estimated_count = info->estimated_count;
+	}
+	stats->num_pages = RelationGetNumberOfBlocks(info->index);
+	return stats;
+}
