@@ -116,6 +116,8 @@ extern ItemPointer HnswNeighbors(HnswElementTuple t, int m);
 extern float4 *HnswNeighborDists(HnswElementTuple t, int m);
 extern char *HnswValuePtr(HnswElementTuple t, int m);
 
+typedef struct HnswMemGraph HnswMemGraph;
+
 /* per-index state derived from the relation */
 typedef struct HnswIndexInfo
 {
@@ -126,6 +128,7 @@ typedef struct HnswIndexInfo
 	FmgrInfo   *normproc;		/* NULL if the opclass has none */
 	Oid			collation;
 	bool		building;		/* in CREATE INDEX: no WAL until the end */
+	HnswMemGraph *mem;			/* in CREATE INDEX: the graph while it is in memory */
 } HnswIndexInfo;
 
 extern void hnsw_index_info(HnswIndexInfo *info, Relation index, bool building);
@@ -174,6 +177,21 @@ typedef struct HnswWrite
 extern void hnsw_write_begin(HnswWrite *w, HnswIndexInfo *info);
 extern Page hnsw_write_page(HnswWrite *w, Buffer buf, bool new_page);
 extern void hnsw_write_finish(HnswWrite *w);
+extern void hnsw_write_abort(HnswWrite *w);
+
+/*
+ * The in-memory graph of a build (hnswbuild.c).  Its element tuples have the
+ * on-disk layout and already carry their final TIDs, so the search and
+ * insert code run on it unchanged and writing it out is a copy.
+ */
+extern HnswElementTuple hnsw_mem_element(HnswMemGraph *g, ItemPointer tid, Datum *value);
+extern void hnsw_mem_add(HnswMemGraph *g, HnswElementTuple etup, Size size, Datum value,
+						 ItemPointer tid);
+extern void hnsw_mem_entry(HnswMemGraph *g, ItemPointer entry, int *level);
+extern void hnsw_mem_set_entry(HnswMemGraph *g, ItemPointer entry, int level);
+
+/* shared by disk and memory: link `newtid` from one layer of an element */
+extern bool hnsw_link(HnswElementTuple etup, int m, int layer, ItemPointer newtid, float4 dist);
 
 /* insert (hnswinsert.c) */
 extern bool hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid);

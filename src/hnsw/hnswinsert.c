@@ -95,21 +95,24 @@ write_overflow(HnswIndexInfo *info, const char *data, Size len)
 	return first;
 }
 
-/* Build the element tuple in memory. */
+/*
+ * Build the element tuple.  A value too large for an element page is stored
+ * on overflow pages: *overflow says so, and the caller fills in the first
+ * overflow block once it has one.
+ */
 static HnswElementTuple
 form_element(HnswIndexInfo *info, Datum value, ItemPointer heaptid, int level,
-			 List **layers, Size *size)
+			 List **layers, Size *size, bool *overflow)
 {
 	int			m = info->m;
 	Size		vecsize = VARSIZE_ANY(DatumGetPointer(value));
 	Size		hdr = hnsw_tuple_header_size(level, m);
-	/* values that would not fit an empty page go to overflow pages */
-	bool		overflow = hdr + MAXALIGN(vecsize) > HNSW_MAX_ELEMENT_SIZE;
 	HnswElementTuple etup;
 	ItemPointer nbrs;
 	float4	   *dists;
 
-	*size = hdr + (overflow ? MAXALIGN(sizeof(BlockNumber)) : MAXALIGN(vecsize));
+	*overflow = hdr + MAXALIGN(vecsize) > HNSW_MAX_ELEMENT_SIZE;
+	*size = hdr + (*overflow ? MAXALIGN(sizeof(BlockNumber)) : MAXALIGN(vecsize));
 	etup = palloc0(*size);
 	etup->level = level;
 	etup->ntids = 1;
@@ -131,13 +134,8 @@ form_element(HnswIndexInfo *info, Datum value, ItemPointer heaptid, int level,
 			dists[start + i] = (float4) c->dist;
 		}
 	}
-	if (overflow)
-	{
-		BlockNumber first = write_overflow(info, DatumGetPointer(value), vecsize);
-
+	if (*overflow)
 		etup->flags |= HNSW_ELEMENT_OVERFLOW;
-		memcpy(HnswValuePtr(etup, m), &first, sizeof(BlockNumber));
-	}
 	else
 		memcpy(HnswValuePtr(etup, m), DatumGetPointer(value), vecsize);
 	return etup;
@@ -149,8 +147,8 @@ form_element(HnswIndexInfo *info, Datum value, ItemPointer heaptid, int level,
  * InvalidBuffer (the metapage is then locked alone, never with a data page).
  */
 static void
-place_element(HnswIndexInfo *info, HnswElementTuple etup, Size size, ItemPointer tid,
-			  Buffer metabuf)
+place_element(HnswIndexInfo *info, HnswElementTuple etup, Size size, bool overflow,
+			  Datum value, ItemPointer tid, Buffer metabuf)
 {
 	Relation	index = info->index;
 	BlockNumber hint;
@@ -159,6 +157,19 @@ place_element(HnswIndexInfo *info, HnswElementTuple etup, Size size, ItemPointer
 	Page		page;
 	OffsetNumber off;
 	bool		extended = false;
+
+	if (info->mem != NULL)
+	{
+		hnsw_mem_add(info->mem, etup, size, value, tid);
+		return;
+	}
+	if (overflow)
+	{
+		BlockNumber first = write_overflow(info, DatumGetPointer(value),
+										   VARSIZE_ANY(DatumGetPointer(value)));
+
+		memcpy(HnswValuePtr(etup, info->m), &first, sizeof(BlockNumber));
+	}
 
 	if (BufferIsValid(metabuf))
 		hint = HnswPageGetMeta(BufferGetPage(metabuf))->insert_page;
@@ -217,65 +228,67 @@ place_element(HnswIndexInfo *info, HnswElementTuple etup, Size size, ItemPointer
 }
 
 /*
- * Link `nbr` back to the new element on one layer: append if the list has
- * room, else replace its farthest neighbour if the new one is closer.  The
- * stored distances make this a one-page change.
+ * Link `etup` to `newtid` on one layer: append if the list has room, else
+ * replace the farthest neighbour if the new one is closer.  The stored
+ * distances make this a one-element change.  Returns whether it changed.
  */
+bool
+hnsw_link(HnswElementTuple etup, int m, int layer, ItemPointer newtid, float4 dist)
+{
+	int			start = hnsw_layer_start(layer, m);
+	int			count = HnswCounts(etup)[layer];
+	ItemPointer nbrs = HnswNeighbors(etup, m) + start;
+	float4	   *dists = HnswNeighborDists(etup, m) + start;
+	int			target;
+
+	if (etup->level < layer)
+		return false;
+	for (int i = 0; i < count; i++)
+		if (ItemPointerEquals(&nbrs[i], newtid))
+			return false;
+	if (count < hnsw_layer_slots(layer, m))
+		target = HnswCounts(etup)[layer]++;
+	else
+	{
+		target = 0;
+		for (int i = 1; i < count; i++)
+			if (dists[i] > dists[target])
+				target = i;
+		if (!(dist < dists[target]))
+			return false;
+	}
+	nbrs[target] = *newtid;
+	dists[target] = dist;
+	return true;
+}
+
 static void
 add_backlink(HnswIndexInfo *info, ItemPointer nbr, int layer, ItemPointer newtid, float4 dist)
 {
-	int			m = info->m;
-	Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(nbr));
+	Buffer		buf;
 	HnswElementTuple etup;
 	HnswWrite	w;
 	Page		page;
-	ItemPointer nbrs;
-	float4	   *dists;
-	int			start,
-				count,
-				slots,
-				target = -1;
 
+	if (info->mem != NULL)
+	{
+		Datum		value;
+
+		etup = hnsw_mem_element(info->mem, nbr, &value);
+		if (etup != NULL)
+			hnsw_link(etup, info->m, layer, newtid, dist);
+		return;
+	}
+
+	buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(nbr));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	etup = hnsw_get_element(BufferGetPage(buf), ItemPointerGetOffsetNumber(nbr));
-	if (etup == NULL || etup->level < layer)
-	{
-		UnlockReleaseBuffer(buf);
-		return;
-	}
-	start = hnsw_layer_start(layer, m);
-	slots = hnsw_layer_slots(layer, m);
-	count = HnswCounts(etup)[layer];
-	nbrs = HnswNeighbors(etup, m) + start;
-	dists = HnswNeighborDists(etup, m) + start;
-	if (count < slots)
-		target = count;
-	else
-	{
-		int			far = 0;
-
-		for (int i = 1; i < count; i++)
-			if (dists[i] > dists[far])
-				far = i;
-		if (dist < dists[far])
-			target = far;
-	}
-	if (target < 0)
-	{
-		UnlockReleaseBuffer(buf);
-		return;
-	}
-
 	hnsw_write_begin(&w, info);
 	page = hnsw_write_page(&w, buf, false);
 	etup = hnsw_get_element(page, ItemPointerGetOffsetNumber(nbr));
-	nbrs = HnswNeighbors(etup, m) + start;
-	dists = HnswNeighborDists(etup, m) + start;
-	nbrs[target] = *newtid;
-	dists[target] = dist;
-	if (target == count)
-		HnswCounts(etup)[layer]++;
-	hnsw_write_finish(&w);
+	if (etup != NULL && hnsw_link(etup, info->m, layer, newtid, dist))
+		hnsw_write_finish(&w);
+	else
+		hnsw_write_abort(&w);
 	UnlockReleaseBuffer(buf);
 }
 
@@ -286,10 +299,22 @@ add_backlink(HnswIndexInfo *info, ItemPointer nbr, int layer, ItemPointer newtid
 static bool
 add_heaptid(HnswIndexInfo *info, HnswCandidate *c, ItemPointer heaptid)
 {
-	Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(&c->tid));
+	Buffer		buf;
 	HnswElementTuple etup;
 	bool		done = false;
 
+	if (info->mem != NULL)
+	{
+		Datum		value;
+
+		etup = hnsw_mem_element(info->mem, &c->tid, &value);
+		if (etup == NULL || etup->ntids >= HNSW_HEAPTIDS)
+			return false;
+		etup->heaptids[etup->ntids++] = *heaptid;
+		return true;
+	}
+
+	buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(&c->tid));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	etup = hnsw_get_element(BufferGetPage(buf), ItemPointerGetOffsetNumber(&c->tid));
 	if (etup != NULL && !(etup->flags & HNSW_ELEMENT_DELETED) && etup->ntids < HNSW_HEAPTIDS)
@@ -312,9 +337,16 @@ add_heaptid(HnswIndexInfo *info, HnswCandidate *c, ItemPointer heaptid)
 static void
 maybe_set_entry(HnswIndexInfo *info, ItemPointer tid, int level)
 {
-	Buffer		buf = ReadBuffer(info->index, HNSW_METAPAGE_BLKNO);
+	Buffer		buf;
 	HnswMetaPage meta;
 
+	if (info->mem != NULL)
+	{
+		hnsw_mem_set_entry(info->mem, tid, level);
+		return;
+	}
+
+	buf = ReadBuffer(info->index, HNSW_METAPAGE_BLKNO);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	meta = HnswPageGetMeta(BufferGetPage(buf));
 	if (level > meta->entry_level)
@@ -355,6 +387,7 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 	List	   *layers[HNSW_MAX_LEVEL + 1] = {0};
 	HnswElementTuple etup;
 	Size		size;
+	bool		overflow;
 	ItemPointerData newtid;
 
 	if (info->normproc != NULL &&
@@ -365,6 +398,13 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 	s = hnsw_search_begin(info, value, true);
 	ep = hnsw_search_entry(s, &entry_level);
 
+	if (ep == NIL && info->mem != NULL)
+	{
+		etup = form_element(info, value, heaptid, level, layers, &size, &overflow);
+		place_element(info, etup, size, overflow, value, &newtid, InvalidBuffer);
+		hnsw_mem_set_entry(info->mem, &newtid, level);
+		return true;
+	}
 	if (ep == NIL)
 	{
 		/* the first element: serialize against other first inserts */
@@ -376,9 +416,9 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 			HnswWrite	w;
 			Page		page;
 
-			etup = form_element(info, value, heaptid, level, layers, &size);
+			etup = form_element(info, value, heaptid, level, layers, &size, &overflow);
 			/* metapage then data page: nobody locks them the other way round */
-			place_element(info, etup, size, &newtid, mbuf);
+			place_element(info, etup, size, overflow, value, &newtid, mbuf);
 			hnsw_write_begin(&w, info);
 			page = hnsw_write_page(&w, mbuf, false);
 			HnswPageGetMeta(page)->entry = newtid;
@@ -410,8 +450,8 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 		ep = w;
 	}
 
-	etup = form_element(info, value, heaptid, level, layers, &size);
-	place_element(info, etup, size, &newtid, InvalidBuffer);
+	etup = form_element(info, value, heaptid, level, layers, &size, &overflow);
+	place_element(info, etup, size, overflow, value, &newtid, InvalidBuffer);
 
 	for (int l = Min(level, entry_level); l >= 0; l--)
 	{

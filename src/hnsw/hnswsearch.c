@@ -130,49 +130,74 @@ hnsw_search_visited(HnswSearch *s)
  * Read the element at tid: its distance to the query, heap TIDs and its
  * neighbours on the current layer.  NULL if the slot holds no element.
  */
+/* Copy what a search needs out of an element tuple. */
+static SearchItem *
+extract_item(HnswSearch *s, ItemPointer tid, HnswElementTuple etup, Datum value)
+{
+	int			m = s->info->m;
+	SearchItem *it = palloc0(sizeof(SearchItem));
+
+	it->c.tid = *tid;
+	it->c.dist = hnsw_distance(s->info, s->query, value);
+	it->c.level = etup->level;
+	it->c.deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;
+	it->c.ntids = etup->ntids;
+	memcpy(it->c.heaptids, etup->heaptids, sizeof(ItemPointerData) * etup->ntids);
+	it->c.value = value;
+	it->nnbrs = HnswCounts(etup)[s->layer];
+	it->nbrs = palloc(sizeof(ItemPointerData) * Max(it->nnbrs, 1));
+	memcpy(it->nbrs, HnswNeighbors(etup, m) + hnsw_layer_start(s->layer, m),
+		   sizeof(ItemPointerData) * it->nnbrs);
+	return it;
+}
+
+/*
+ * Read the element at tid: its distance to the query, heap TIDs and its
+ * neighbours on the current layer.  NULL if the slot holds no element.
+ */
 static SearchItem *
 read_element(HnswSearch *s, ItemPointer tid)
 {
 	Relation	index = s->info->index;
 	int			m = s->info->m;
 	Buffer		buf;
-	Page		page;
 	HnswElementTuple etup;
 	SearchItem *it = NULL;
 
+	s->nvisited++;
+	if (s->info->mem != NULL)
+	{
+		Datum		value;
+
+		/* a build's graph in memory: values stay put, no copy needed */
+		etup = hnsw_mem_element(s->info->mem, tid, &value);
+		return (etup && etup->level >= s->layer) ? extract_item(s, tid, etup, value) : NULL;
+	}
+
 	buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	etup = hnsw_get_element(page, ItemPointerGetOffsetNumber(tid));
+	etup = hnsw_get_element(BufferGetPage(buf), ItemPointerGetOffsetNumber(tid));
 	if (etup != NULL && etup->level >= s->layer)
 	{
 		Datum		value = hnsw_load_value(index, etup, m);
-		int			start = hnsw_layer_start(s->layer, m);
+		bool		inline_value = DatumGetPointer(value) == HnswValuePtr(etup, m);
 
-		it = palloc0(sizeof(SearchItem));
-		it->c.tid = *tid;
-		it->c.dist = hnsw_distance(s->info, s->query, value);
-		it->c.level = etup->level;
-		it->c.deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;
-		it->c.ntids = etup->ntids;
-		memcpy(it->c.heaptids, etup->heaptids, sizeof(ItemPointerData) * etup->ntids);
-		if (s->keep_values)
+		if (inline_value && s->keep_values)
 		{
-			Size		len = etup->vecsize;
-			char	   *copy = palloc(len);
+			char	   *copy = palloc(etup->vecsize);
 
-			memcpy(copy, DatumGetPointer(value), len);
-			it->c.value = PointerGetDatum(copy);
+			memcpy(copy, DatumGetPointer(value), etup->vecsize);
+			value = PointerGetDatum(copy);
 		}
-		it->nnbrs = HnswCounts(etup)[s->layer];
-		it->nbrs = palloc(sizeof(ItemPointerData) * Max(it->nnbrs, 1));
-		memcpy(it->nbrs, HnswNeighbors(etup, m) + start,
-			   sizeof(ItemPointerData) * it->nnbrs);
-		if (DatumGetPointer(value) != HnswValuePtr(etup, m))
-			pfree(DatumGetPointer(value));
+		it = extract_item(s, tid, etup, value);
+		if (!s->keep_values)
+		{
+			if (!inline_value)
+				pfree(DatumGetPointer(value));
+			it->c.value = (Datum) 0;
+		}
 	}
 	UnlockReleaseBuffer(buf);
-	s->nvisited++;
 	return it;
 }
 
@@ -354,14 +379,19 @@ hnsw_search_layer(HnswSearch *s, List *entry, int ef, int layer)
 List *
 hnsw_search_entry(HnswSearch *s, int *entry_level)
 {
-	HnswMetaPageData meta;
-	HnswCandidate *c;
+	HnswCandidate *c = palloc0(sizeof(HnswCandidate));
 
-	hnsw_read_meta(s->info->index, &meta);
-	*entry_level = meta.entry_level;
-	if (meta.entry_level < 0)
+	if (s->info->mem != NULL)
+		hnsw_mem_entry(s->info->mem, &c->tid, entry_level);
+	else
+	{
+		HnswMetaPageData meta;
+
+		hnsw_read_meta(s->info->index, &meta);
+		*entry_level = meta.entry_level;
+		c->tid = meta.entry;
+	}
+	if (*entry_level < 0)
 		return NIL;
-	c = palloc0(sizeof(HnswCandidate));
-	c->tid = meta.entry;
 	return list_make1(c);
 }

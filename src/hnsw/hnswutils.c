@@ -293,6 +293,13 @@ hnsw_write_page(HnswWrite *w, Buffer buf, bool new_page)
 }
 
 void
+hnsw_write_abort(HnswWrite *w)
+{
+	if (w->state)
+		GenericXLogAbort(w->state);
+}
+
+void
 hnsw_write_finish(HnswWrite *w)
 {
 	if (w->state)
