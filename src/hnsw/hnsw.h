@@ -106,15 +106,57 @@ typedef HnswElementTupleData *HnswElementTuple;
 #define HNSW_ELEMENT_DELETED		0x01	/* no live heap TIDs: not returned */
 #define HNSW_ELEMENT_OVERFLOW		0x02	/* value lives on overflow pages */
 
-/* offsets inside an element tuple */
-extern int	hnsw_slots(int level, int m);
-extern int	hnsw_layer_start(int layer, int m);
-extern int	hnsw_layer_slots(int layer, int m);
-extern Size hnsw_tuple_header_size(int level, int m);
-#define HnswCounts(t)	((uint16 *) ((char *) (t) + MAXALIGN(sizeof(HnswElementTupleData))))
-extern ItemPointer HnswNeighbors(HnswElementTuple t, int m);
-extern float4 *HnswNeighborDists(HnswElementTuple t, int m);
-extern char *HnswValuePtr(HnswElementTuple t, int m);
+/* offsets inside an element tuple: inline, they sit on every search step */
+static inline int
+hnsw_layer_slots(int layer, int m)
+{
+	return layer == 0 ? 2 * m : m;
+}
+
+static inline int
+hnsw_layer_start(int layer, int m)
+{
+	return layer == 0 ? 0 : 2 * m + (layer - 1) * m;
+}
+
+static inline int
+hnsw_slots(int level, int m)
+{
+	return hnsw_layer_start(level + 1, m);
+}
+
+#define HNSW_COUNTS_OFFSET	MAXALIGN(sizeof(HnswElementTupleData))
+#define HNSW_NBRS_OFFSET(level) \
+	(HNSW_COUNTS_OFFSET + MAXALIGN(sizeof(uint16) * ((level) + 1)))
+#define HNSW_DISTS_OFFSET(level, m) \
+	(HNSW_NBRS_OFFSET(level) + MAXALIGN(sizeof(ItemPointerData) * hnsw_slots(level, m)))
+
+/* everything before the value */
+static inline Size
+hnsw_tuple_header_size(int level, int m)
+{
+	return HNSW_DISTS_OFFSET(level, m) + MAXALIGN(sizeof(float4) * hnsw_slots(level, m));
+}
+
+#define HnswCounts(t)	((uint16 *) ((char *) (t) + HNSW_COUNTS_OFFSET))
+
+static inline ItemPointer
+HnswNeighbors(HnswElementTuple t, int m)
+{
+	return (ItemPointer) ((char *) t + HNSW_NBRS_OFFSET(t->level));
+}
+
+static inline float4 *
+HnswNeighborDists(HnswElementTuple t, int m)
+{
+	return (float4 *) ((char *) t + HNSW_DISTS_OFFSET(t->level, m));
+}
+
+static inline char *
+HnswValuePtr(HnswElementTuple t, int m)
+{
+	return (char *) t + hnsw_tuple_header_size(t->level, m);
+}
 
 typedef struct HnswMemGraph HnswMemGraph;
 

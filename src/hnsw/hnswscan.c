@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "access/relscan.h"
+#include "access/htup_details.h"
 #include "utils/float.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
@@ -32,6 +33,11 @@ typedef struct HnswScanOpaqueData
 	double		last_dist;
 	HnswCandidate *cur;			/* element whose heap TIDs are being returned */
 	int			cur_tid;
+	/* ORDER BY col <op> NULL: every row, in index order */
+	BlockNumber null_blk;
+	ItemPointerData *null_tids;
+	int			null_n;
+	int			null_next;
 } HnswScanOpaqueData;
 
 typedef HnswScanOpaqueData *HnswScanOpaque;
@@ -62,6 +68,9 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 	so->last_dist = -get_float8_infinity();
 	so->cur = NULL;
 	so->cur_tid = 0;
+	so->null_blk = HNSW_METAPAGE_BLKNO + 1;
+	so->null_tids = NULL;
+	so->null_n = so->null_next = 0;
 
 	if (orderbys && scan->numberOfOrderBys > 0)
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
@@ -136,6 +145,50 @@ next_element(HnswScanOpaque so)
 	}
 }
 
+/*
+ * With a NULL query every distance is NULL, so any order is right: return
+ * every live row, page by page, as a sequential scan would.
+ */
+static bool
+next_null_tid(IndexScanDesc scan, HnswScanOpaque so)
+{
+	Relation	index = scan->indexRelation;
+
+	while (so->null_next >= so->null_n)
+	{
+		Buffer		buf;
+		Page		page;
+
+		if (so->null_blk >= RelationGetNumberOfBlocks(index))
+			return false;
+		buf = ReadBuffer(index, so->null_blk++);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		so->null_n = so->null_next = 0;
+		if (HnswPageGetOpaque(page)->type == HNSW_PAGE_ELEMENT)
+		{
+			/* a page holds fewer elements than heap tuples */
+			if (so->null_tids == NULL)
+				so->null_tids = MemoryContextAlloc(so->ctx, sizeof(ItemPointerData) *
+												   MaxHeapTuplesPerPage * HNSW_HEAPTIDS);
+			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+			{
+				HnswElementTuple etup = hnsw_get_element(page, off);
+
+				if (etup == NULL || (etup->flags & HNSW_ELEMENT_DELETED))
+					continue;
+				for (int i = 0; i < etup->ntids; i++)
+					so->null_tids[so->null_n++] = etup->heaptids[i];
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	scan->xs_heaptid = so->null_tids[so->null_next++];
+	scan->xs_recheck = false;
+	scan->xs_recheckorderby = false;
+	return true;
+}
+
 bool
 hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 {
@@ -144,9 +197,8 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 
 	if (!ScanDirectionIsForward(dir))
 		elog(ERROR, "hnsw index scans only go forward");
-	/* ORDER BY col <op> NULL: every distance is NULL, no order to give */
 	if (so->query_null)
-		return false;
+		return next_null_tid(scan, so);
 
 	old = MemoryContextSwitchTo(so->ctx);
 	if (!so->started)
