@@ -25,7 +25,6 @@ typedef struct HnswScanOpaqueData
 	MemoryContext ctx;			/* reset by rescan */
 	HnswSearch *search;
 	bool		started;
-	bool		exhausted;
 	Datum		query;
 	bool		query_null;
 	int			ef;
@@ -63,7 +62,6 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 	MemoryContextReset(so->ctx);
 	so->search = NULL;
 	so->started = false;
-	so->exhausted = false;
 	so->nreturned = 0;
 	so->last_dist = -get_float8_infinity();
 	so->cur = NULL;
@@ -117,24 +115,27 @@ next_element(HnswScanOpaque so)
 {
 	for (;;)
 	{
-		HnswCandidate *c;
+		HnswCandidate *c = NULL;
 
 		CHECK_FOR_INTERRUPTS();
-		if (so->nreturned >= so->ef)
+		if (so->nreturned < so->ef)
+			c = hnsw_search_next(so->search);
+		if (c == NULL)
 		{
-			int64		limit = hnsw_max_scan_tuples;
-
-			/* ef results are out: grow ef and search on, if allowed */
-			if (hnsw_iterative_scan == HNSW_ITERATIVE_OFF || so->exhausted ||
-				hnsw_search_visited(so->search) >= limit || over_memory(so))
+			/*
+			 * The ef closest are out.  An iterative scan doubles ef and goes
+			 * on: that reads further and also releases elements read before
+			 * but left outside the smaller ef.
+			 */
+			if (hnsw_iterative_scan == HNSW_ITERATIVE_OFF ||
+				hnsw_search_done(so->search) ||
+				hnsw_search_visited(so->search) >= hnsw_max_scan_tuples ||
+				over_memory(so))
 				return NULL;
 			so->ef *= 2;
-			if (!hnsw_search_more(so->search, so->ef, limit))
-				so->exhausted = true;
+			hnsw_search_more(so->search, so->ef, hnsw_max_scan_tuples);
+			continue;
 		}
-		c = hnsw_search_next(so->search);
-		if (c == NULL)
-			return NULL;
 		so->nreturned++;
 		if (c->deleted || c->ntids == 0)
 			continue;

@@ -75,6 +75,7 @@ struct HnswSearch
 	pairingheap *bound;
 	int			nbound;
 	SearchItem **items;			/* every element read on this layer */
+	int			nadmitted;		/* of which pushed to cand and found */
 	int			nitems;
 	int			maxitems;
 };
@@ -224,6 +225,7 @@ static void
 admit(HnswSearch *s, SearchItem *it)
 {
 	it->in_cand = true;
+	s->nadmitted++;
 	pairingheap_add(s->cand, &it->c_node);
 	pairingheap_add(s->found, &it->f_node);
 	it->in_bound = true;
@@ -249,6 +251,7 @@ start_layer(HnswSearch *s, List *entry, int layer)
 	s->bound = pairingheap_allocate(farther_first_w, NULL);
 	s->nbound = 0;
 	s->nitems = 0;
+	s->nadmitted = 0;
 	s->ef = Max(s->ef, 1);
 
 	/* entry points come from the layer above: read them again for this layer's links */
@@ -307,6 +310,7 @@ hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 			if (it->in_bound && !it->in_cand)
 			{
 				it->in_cand = true;
+				s->nadmitted++;
 				pairingheap_add(s->cand, &it->c_node);
 				pairingheap_add(s->found, &it->f_node);
 			}
@@ -340,6 +344,16 @@ hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 		}
 	}
 	return false;
+}
+
+/*
+ * True when a larger ef can give nothing more: no candidate is left to
+ * expand and every element read has been admitted to the results.
+ */
+bool
+hnsw_search_done(HnswSearch *s)
+{
+	return pairingheap_is_empty(s->cand) && s->nadmitted == s->nitems;
 }
 
 /* Closest found element not yet returned, or NULL. */

@@ -1,0 +1,472 @@
+-- hnsw index access method: options, settings, and index scans checked
+-- against the exact answer.  The graph is built with random levels, so only
+-- what holds for any graph is pinned: on these tiny tables hnsw.ef_search is
+-- at least the row count, which makes the layer-0 search visit every element.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS embed;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+
+-- Errors are reported as 'SQLSTATE: message' rows (psql's verbose mode would
+-- also print the C source line).
+CREATE FUNCTION pg_temp.sqlerr(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE stmt;
+	RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+-- knn(): the ids of "ORDER BY v <op> q LIMIT k" read through index idx (an
+-- error if the plan does not use it), and whether they equal the exact
+-- answer from a sequential scan and sort.
+CREATE FUNCTION pg_temp.ids(stmt text) RETURNS int[] LANGUAGE plpgsql AS $$
+DECLARE r int[];
+BEGIN
+	EXECUTE format('SELECT ARRAY(%s)', stmt) INTO r;
+	RETURN r;
+END $$;
+CREATE FUNCTION pg_temp.ids_exact(stmt text) RETURNS int[] LANGUAGE sql
+	SET enable_indexscan = off SET enable_bitmapscan = off SET enable_seqscan = on
+	AS $$ SELECT pg_temp.ids(stmt) $$;
+CREATE FUNCTION pg_temp.ids_index(stmt text, idx text) RETURNS int[] LANGUAGE plpgsql
+	SET enable_seqscan = off SET enable_bitmapscan = off SET enable_indexscan = on AS $$
+DECLARE line text;
+BEGIN
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || stmt LOOP
+		IF line LIKE '%Index Scan using ' || idx || ' on %' THEN
+			RETURN pg_temp.ids(stmt);
+		END IF;
+	END LOOP;
+	RAISE EXCEPTION 'index % not used by: %', idx, stmt;
+END $$;
+CREATE FUNCTION pg_temp.knn(idx regclass, op text, q vector, k int DEFAULT 10,
+                            OUT ids int[], OUT exact boolean) LANGUAGE plpgsql AS $$
+DECLARE
+	tab regclass := (SELECT indrelid FROM pg_index WHERE indexrelid = idx);
+	stmt text := format('SELECT id FROM %s ORDER BY v %s %L::vector LIMIT %s', tab, op, q, k);
+BEGIN
+	ids := pg_temp.ids_index(stmt, idx::text);
+	exact := ids = pg_temp.ids_exact(stmt);
+END $$;
+
+-- 100 rows of distinct 3-d vectors with small integer elements (no zero
+-- vector, no two at the same distance from the queries used below)
+CREATE TABLE items (id int PRIMARY KEY, v vector(3));
+INSERT INTO items
+SELECT i, ARRAY[(i * 37) % 101 - 50, (i * 59) % 103 - 51, (i * 71) % 107 - 53]
+FROM generate_series(1, 100) i;
+SELECT * FROM items WHERE id <= 5 ORDER BY id;
+
+SET hnsw.ef_search = 100;
+
+--
+-- one index per opclass, default options
+--
+CREATE INDEX items_l2 ON items USING hnsw (v vector_l2_ops);
+CREATE INDEX items_ip ON items USING hnsw (v vector_ip_ops);
+CREATE INDEX items_cos ON items USING hnsw (v vector_cosine_ops);
+CREATE INDEX items_l1 ON items USING hnsw (v vector_l1_ops);
+SELECT c.relname, a.amname, c.reloptions, pg_relation_size(c.oid) > 0 AS has_pages
+FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+WHERE c.relname LIKE 'items\_%' AND a.amname = 'hnsw' ORDER BY c.relname;
+
+-- each ordering operator picks the index of its opclass
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[10,-20,30]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <#> '[10,-20,30]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <=> '[10,-20,30]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <+> '[10,-20,30]' LIMIT 5;
+
+-- rows and distances through the index
+SELECT id, v, round((v <-> '[10,-20,30]')::numeric, 6) AS l2
+FROM items ORDER BY v <-> '[10,-20,30]' LIMIT 5;
+SELECT id, v, v <#> '[10,-20,30]' AS neg_ip
+FROM items ORDER BY v <#> '[10,-20,30]' LIMIT 5;
+SELECT id, v, round((v <=> '[10,-20,30]')::numeric, 6) AS cosine
+FROM items ORDER BY v <=> '[10,-20,30]' LIMIT 5;
+SELECT id, v, v <+> '[10,-20,30]' AS l1
+FROM items ORDER BY v <+> '[10,-20,30]' LIMIT 5;
+RESET enable_seqscan;
+
+-- top 10 through each index equals the exact top 10
+SELECT op, q, (pg_temp.knn(idx, op, q)).*
+FROM (VALUES ('items_l2', '<->'), ('items_ip', '<#>'), ('items_cos', '<=>'), ('items_l1', '<+>')) o(idx, op),
+     (VALUES ('[10,-20,30]'::vector), ('[-5,40,-7]')) t(q)
+ORDER BY idx, q::text;
+
+-- the query vector is a parameter, or comes from another row (rescans)
+SET enable_seqscan = off;
+PREPARE knn3(vector) AS SELECT id FROM items ORDER BY v <-> $1 LIMIT 3;
+EXECUTE knn3('[10,-20,30]');
+EXECUTE knn3('[-5,40,-7]');
+DEALLOCATE knn3;
+SELECT q.id, ARRAY(SELECT i.id FROM items i ORDER BY i.v <-> q.v LIMIT 3) AS nearest
+FROM items q WHERE q.id <= 4 ORDER BY q.id;
+EXPLAIN (COSTS OFF)
+SELECT q.id, ARRAY(SELECT i.id FROM items i ORDER BY i.v <-> q.v LIMIT 3) AS nearest
+FROM items q WHERE q.id <= 4 ORDER BY q.id;
+RESET enable_seqscan;
+SELECT q.id, pg_temp.ids_exact(format('SELECT id FROM items ORDER BY v <-> %L LIMIT 3', q.v)) AS exact_nearest
+FROM items q WHERE q.id <= 4 ORDER BY q.id;
+
+--
+-- where the index is not used
+--
+SET enable_seqscan = off;
+-- no ORDER BY: nothing for the index to do
+EXPLAIN (COSTS OFF) SELECT id FROM items WHERE v = '[1,2,3]';
+EXPLAIN (COSTS OFF) SELECT v FROM items;
+-- descending distance: the index only gives closest first
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[1,2,3]' DESC LIMIT 5;
+-- a distance with no hnsw opclass behind it
+DROP INDEX items_l1;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <+> '[1,2,3]' LIMIT 5;
+-- an operand other than the indexed column
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY (v + '[1,1,1]') <-> '[1,2,3]' LIMIT 5;
+RESET enable_seqscan;
+
+--
+-- the number of rows an index scan gives
+--
+SET enable_seqscan = off;
+-- at most hnsw.ef_search without iterative scans, whatever the LIMIT
+SET hnsw.ef_search = 5;
+SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> '[1,2,3]' LIMIT 10) s;
+SET hnsw.ef_search = 40;
+SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> '[1,2,3]') s;
+-- iterative scans go on past ef_search: relaxed_order returns every row once
+SET hnsw.iterative_scan = relaxed_order;
+SELECT count(*), count(DISTINCT id) FROM (SELECT id FROM items ORDER BY v <-> '[1,2,3]') s;
+-- ... however small ef_search is (the search keeps every element it read)
+SET hnsw.ef_search = 1;
+SELECT count(*), count(DISTINCT id) FROM (SELECT id FROM items ORDER BY v <-> '[1,2,3]') s;
+-- a filter rejecting most rows still fills the LIMIT
+SET hnsw.ef_search = 10;
+SELECT count(*) FROM (SELECT id FROM items WHERE id % 10 = 0 ORDER BY v <-> '[1,2,3]' LIMIT 5) s;
+-- strict_order never returns a row out of distance order
+SET hnsw.ef_search = 5;
+SET hnsw.iterative_scan = strict_order;
+SELECT count(*) > 0 AS some_rows, count(*) <= 100 AS at_most_all,
+       bool_and(d >= prev) AS ordered
+FROM (SELECT d, lag(d, 1, 0::float8) OVER (ORDER BY n) AS prev
+      FROM (SELECT v <-> '[1,2,3]' AS d, row_number() OVER () AS n
+            FROM (SELECT v FROM items ORDER BY v <-> '[1,2,3]') s0) s1) s2;
+-- max_scan_tuples stops the iterative scan after the first ef_search results
+SET hnsw.iterative_scan = relaxed_order;
+SET hnsw.max_scan_tuples = 1;
+SET hnsw.ef_search = 40;
+SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> '[1,2,3]') s;
+RESET hnsw.max_scan_tuples;
+RESET hnsw.iterative_scan;
+RESET enable_seqscan;
+SET hnsw.ef_search = 100;
+
+--
+-- options
+--
+DROP INDEX items_l2;
+CREATE INDEX items_l2 ON items USING hnsw (v vector_l2_ops) WITH (m = 16, ef_construction = 64);
+SELECT pg_get_indexdef('items_l2'::regclass);
+SELECT (pg_temp.knn('items_l2', '<->', '[10,-20,30]')).*;
+DROP INDEX items_l2;
+-- the smallest allowed graph
+CREATE INDEX items_l2 ON items USING hnsw (v vector_l2_ops) WITH (m = 2, ef_construction = 4);
+SELECT pg_get_indexdef('items_l2'::regclass);
+SET enable_seqscan = off;
+SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> '[10,-20,30]' LIMIT 5) s;
+RESET enable_seqscan;
+DROP INDEX items_l2;
+CREATE INDEX items_l2 ON items USING hnsw (v vector_l2_ops) WITH (m = 100, ef_construction = 1000);
+SELECT (pg_temp.knn('items_l2', '<->', '[10,-20,30]')).*;
+DROP INDEX items_l2;
+-- bad options: 22023
+SELECT pg_temp.sqlerr($$CREATE INDEX ON items USING hnsw (v vector_l2_ops) WITH (m = 1)$$);
+SELECT pg_temp.sqlerr($$CREATE INDEX ON items USING hnsw (v vector_l2_ops) WITH (m = 101)$$);
+SELECT pg_temp.sqlerr($$CREATE INDEX ON items USING hnsw (v vector_l2_ops) WITH (ef_construction = 3)$$);
+SELECT pg_temp.sqlerr($$CREATE INDEX ON items USING hnsw (v vector_l2_ops) WITH (ef_construction = 1001)$$);
+SELECT pg_temp.sqlerr($$CREATE INDEX ON items USING hnsw (v vector_l2_ops) WITH (m = 16, ef_construction = 31)$$);
+SELECT pg_temp.sqlerr($$CREATE INDEX ON items USING hnsw (v vector_l2_ops) WITH (m = 40)$$);
+SELECT pg_temp.sqlerr($$CREATE INDEX ON items USING hnsw (v vector_l2_ops) WITH (m = 'abc')$$);
+SELECT pg_temp.sqlerr($$CREATE INDEX ON items USING hnsw (v vector_l2_ops) WITH (foo = 1)$$);
+-- ef_construction >= 2 * m is checked on an empty table too
+CREATE TABLE empty_t (id int, v vector(3));
+SELECT pg_temp.sqlerr($$CREATE INDEX ON empty_t USING hnsw (v vector_l2_ops) WITH (m = 16, ef_construction = 31)$$);
+-- ... and on an unlogged one (its init fork is built apart)
+CREATE UNLOGGED TABLE empty_u (id int, v vector(3));
+SELECT pg_temp.sqlerr($$CREATE INDEX ON empty_u USING hnsw (v vector_l2_ops) WITH (m = 16, ef_construction = 31)$$);
+DROP TABLE empty_t, empty_u;
+-- what hnsw cannot index: 42704 no opclass, 0A000 unsupported
+SELECT pg_temp.sqlerr($$CREATE INDEX ON items USING hnsw (v)$$);
+SELECT pg_temp.sqlerr($$CREATE INDEX ON items USING hnsw (id)$$);
+SELECT pg_temp.sqlerr($$CREATE INDEX ON items USING hnsw (id int4_ops)$$);
+SELECT pg_temp.sqlerr($$CREATE INDEX ON items USING hnsw (id vector_l2_ops)$$);
+SELECT pg_temp.sqlerr($$CREATE INDEX ON items USING hnsw (v vector_l2_ops, v vector_ip_ops)$$);
+SELECT pg_temp.sqlerr($$CREATE INDEX ON items USING hnsw (v vector_l2_ops) INCLUDE (id)$$);
+SELECT pg_temp.sqlerr($$CREATE UNIQUE INDEX ON items USING hnsw (v vector_l2_ops)$$);
+CREATE INDEX items_l2 ON items USING hnsw (v vector_l2_ops);
+SELECT pg_temp.sqlerr($$CLUSTER items USING items_l2$$);
+DROP INDEX items_l2;
+SELECT count(*) AS hnsw_indexes_left FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'hnsw';
+
+--
+-- settings
+--
+RESET hnsw.ef_search;
+SHOW hnsw.ef_search;
+SHOW hnsw.iterative_scan;
+SHOW hnsw.max_scan_tuples;
+SHOW hnsw.scan_mem_multiplier;
+SELECT name, setting, vartype, min_val, max_val, enumvals, context
+FROM pg_settings WHERE name LIKE 'hnsw.%' ORDER BY name;
+SET hnsw.ef_search = 1;
+SET hnsw.ef_search = 1000;
+SHOW hnsw.ef_search;
+SET hnsw.iterative_scan = strict_order;
+SET hnsw.iterative_scan = 'relaxed_order';
+SET hnsw.iterative_scan = off;
+SHOW hnsw.iterative_scan;
+SET hnsw.max_scan_tuples = 2147483647;
+SET hnsw.scan_mem_multiplier = 2.5;
+SHOW hnsw.scan_mem_multiplier;
+SELECT pg_temp.sqlerr($$SET hnsw.ef_search = 0$$);
+SELECT pg_temp.sqlerr($$SET hnsw.ef_search = 1001$$);
+SELECT pg_temp.sqlerr($$SET hnsw.ef_search = 'many'$$);
+SELECT pg_temp.sqlerr($$SET hnsw.iterative_scan = 'bad'$$);
+SELECT pg_temp.sqlerr($$SET hnsw.iterative_scan = on$$);
+SELECT pg_temp.sqlerr($$SET hnsw.max_scan_tuples = 0$$);
+SELECT pg_temp.sqlerr($$SET hnsw.scan_mem_multiplier = 0.5$$);
+SELECT pg_temp.sqlerr($$SET hnsw.scan_mem_multiplier = 1001$$);
+-- the hnsw. prefix is reserved: typos are caught
+SELECT pg_temp.sqlerr($$SET hnsw.ef_serach = 10$$);
+RESET hnsw.ef_search;
+RESET hnsw.iterative_scan;
+RESET hnsw.max_scan_tuples;
+RESET hnsw.scan_mem_multiplier;
+SET hnsw.ef_search = 100;
+
+--
+-- NULL and zero vectors
+--
+CREATE TABLE nz (id int, v vector(2));
+INSERT INTO nz VALUES (1, '[1,0]'), (2, '[0,1]'), (3, NULL), (4, '[0,0]'), (5, '[1,1]');
+CREATE INDEX nz_cos ON nz USING hnsw (v vector_cosine_ops);
+CREATE INDEX nz_l2 ON nz USING hnsw (v vector_l2_ops);
+SET enable_seqscan = off;
+-- cosine: neither NULL nor the zero vector is in the index
+SELECT id, v, round((v <=> '[1,0.1]')::numeric, 6) AS cosine FROM nz ORDER BY v <=> '[1,0.1]' LIMIT 10;
+-- l2: the zero vector is, NULL is not
+SELECT id, v, round((v <-> '[1,0.1]')::numeric, 6) AS l2 FROM nz ORDER BY v <-> '[1,0.1]' LIMIT 10;
+-- the same after inserts into the built indexes
+INSERT INTO nz VALUES (6, NULL), (7, '[0,0]'), (8, '[-1,0]');
+SELECT id, v, round((v <=> '[1,0.1]')::numeric, 6) AS cosine FROM nz ORDER BY v <=> '[1,0.1]' LIMIT 10;
+-- (4 and 7 tie: sorted by id afterwards)
+SELECT * FROM (SELECT id, v, round((v <-> '[1,0.1]')::numeric, 6) AS l2 FROM nz ORDER BY v <-> '[1,0.1]' LIMIT 10) s
+ORDER BY l2, id;
+RESET enable_seqscan;
+-- a sequential scan returns every row (NaN and NULL distances last)
+SET enable_indexscan = off;
+SELECT id, v, v <=> '[1,0.1]' AS cosine FROM nz ORDER BY v <=> '[1,0.1]', id;
+RESET enable_indexscan;
+-- a zero query vector has no cosine distance to anything
+SET enable_seqscan = off;
+-- (every distance is NaN: no order to pin, only that the scan ends cleanly)
+SELECT count(*) <= 4 AS at_most_the_indexed_rows FROM (SELECT id FROM nz ORDER BY v <=> '[0,0]' LIMIT 10) s;
+RESET enable_seqscan;
+-- an index over nothing but NULLs and zero vectors
+CREATE TABLE nz_only (id int, v vector(2));
+INSERT INTO nz_only VALUES (1, NULL), (2, '[0,0]');
+CREATE INDEX ON nz_only USING hnsw (v vector_cosine_ops);
+SET enable_seqscan = off;
+SELECT id FROM nz_only ORDER BY v <=> '[1,1]' LIMIT 10;
+INSERT INTO nz_only VALUES (3, '[2,2]');
+SELECT id FROM nz_only ORDER BY v <=> '[1,1]' LIMIT 10;
+RESET enable_seqscan;
+DROP TABLE nz, nz_only;
+
+--
+-- duplicates
+--
+CREATE TABLE dup (id int, v vector(3));
+INSERT INTO dup SELECT i, '[1,2,3]' FROM generate_series(1, 20) i;
+INSERT INTO dup VALUES (21, '[1,2,4]'), (22, '[0,0,1]'), (23, '[5,5,5]');
+CREATE INDEX dup_l2 ON dup USING hnsw (v vector_l2_ops);
+RESET hnsw.ef_search;
+SET enable_seqscan = off;
+SELECT count(*), min(id), max(id), count(DISTINCT id)
+FROM (SELECT id FROM dup ORDER BY v <-> '[1,2,3]' LIMIT 20) s;
+SELECT id, v FROM dup ORDER BY v <-> '[1,2,3]' OFFSET 20;
+-- more copies through aminsert, and under cosine
+INSERT INTO dup SELECT i, '[1,2,3]' FROM generate_series(24, 33) i;
+SELECT count(*), count(DISTINCT id), bool_and(v = '[1,2,3]') AS all_copies
+FROM (SELECT id, v FROM dup ORDER BY v <-> '[1,2,3]' LIMIT 30) s;
+SELECT id, v FROM dup ORDER BY v <-> '[1,2,3]' OFFSET 30;
+CREATE INDEX dup_cos ON dup USING hnsw (v vector_cosine_ops);
+SELECT count(*), count(DISTINCT id), bool_and(v = '[1,2,3]') AS all_copies
+FROM (SELECT id, v FROM dup ORDER BY v <=> '[2,4,6]' LIMIT 30) s;
+-- VACUUM takes the heap TIDs of deleted copies out of the shared elements
+DELETE FROM dup WHERE id % 4 <> 0 AND v = '[1,2,3]';
+VACUUM dup;
+SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM dup ORDER BY v <-> '[1,2,3]' LIMIT 40) s;
+INSERT INTO dup SELECT i, '[1,2,3]' FROM generate_series(34, 40) i;
+SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM dup ORDER BY v <-> '[1,2,3]' LIMIT 40) s;
+RESET enable_seqscan;
+DROP TABLE dup;
+SET hnsw.ef_search = 100;
+
+--
+-- inserts, updates, deletes and VACUUM
+--
+CREATE TABLE mut (id int, v vector(3));
+CREATE INDEX mut_l2 ON mut USING hnsw (v vector_l2_ops);
+SET enable_seqscan = off;
+-- an empty index
+SELECT id FROM mut ORDER BY v <-> '[1,2,3]' LIMIT 5;
+-- filled by aminsert only
+INSERT INTO mut SELECT id, v FROM items WHERE id <= 60;
+RESET enable_seqscan;
+SELECT (pg_temp.knn('mut_l2', '<->', '[10,-20,30]')).*;
+SELECT (pg_temp.knn('mut_l2', '<->', '[-5,40,-7]')).*;
+-- deleted rows are gone at once (heap visibility), and after VACUUM
+DELETE FROM mut WHERE id % 2 = 1;
+SELECT (pg_temp.knn('mut_l2', '<->', '[10,-20,30]')).*;
+VACUUM mut;
+SELECT (pg_temp.knn('mut_l2', '<->', '[10,-20,30]')).*;
+SELECT (pg_temp.knn('mut_l2', '<->', '[-5,40,-7]')).*;
+-- every remaining row is still reachable
+SET enable_seqscan = off;
+SELECT count(*), count(*) FILTER (WHERE id % 2 = 1) AS deleted
+FROM (SELECT id FROM mut ORDER BY v <-> '[0,0,0]' LIMIT 100) s;
+RESET enable_seqscan;
+-- the rest of the rows after VACUUM
+INSERT INTO mut SELECT id, v FROM items WHERE id > 60;
+SELECT (pg_temp.knn('mut_l2', '<->', '[10,-20,30]')).*;
+SELECT (pg_temp.knn('mut_l2', '<->', '[-5,40,-7]')).*;
+-- an update moves a row
+UPDATE mut SET v = '[10,-20,31]' WHERE id = 2;
+SELECT (pg_temp.knn('mut_l2', '<->', '[10,-20,30]', 3)).*;
+-- everything deleted and vacuumed, then new rows
+DELETE FROM mut;
+VACUUM mut;
+SET enable_seqscan = off;
+SELECT id FROM mut ORDER BY v <-> '[1,2,3]' LIMIT 5;
+INSERT INTO mut VALUES (1, '[1,1,1]'), (2, '[2,2,2]'), (3, '[3,3,3]');
+SELECT id FROM mut ORDER BY v <-> '[2.1,2.1,2.1]' LIMIT 5;
+RESET enable_seqscan;
+-- VACUUM FULL rebuilds the index
+INSERT INTO mut SELECT id + 100, v FROM items;
+DELETE FROM mut WHERE id < 150;
+VACUUM FULL mut;
+SELECT (pg_temp.knn('mut_l2', '<->', '[10,-20,30]')).*;
+DROP TABLE mut;
+
+--
+-- unlogged tables, TRUNCATE, REINDEX, CONCURRENTLY, DROP
+--
+CREATE UNLOGGED TABLE ul (id int, v vector(3));
+INSERT INTO ul SELECT id, v FROM items;
+CREATE INDEX ul_l2 ON ul USING hnsw (v vector_l2_ops);
+SELECT relpersistence FROM pg_class WHERE relname = 'ul_l2';
+SELECT (pg_temp.knn('ul_l2', '<->', '[10,-20,30]')).*;
+TRUNCATE ul;
+SET enable_seqscan = off;
+SELECT id FROM ul ORDER BY v <-> '[1,2,3]' LIMIT 5;
+RESET enable_seqscan;
+INSERT INTO ul SELECT id, v FROM items WHERE id <= 50;
+SELECT (pg_temp.knn('ul_l2', '<->', '[-5,40,-7]')).*;
+REINDEX INDEX ul_l2;
+SELECT (pg_temp.knn('ul_l2', '<->', '[-5,40,-7]')).*;
+DROP TABLE ul;
+
+CREATE TABLE conc (id int, v vector(3));
+INSERT INTO conc SELECT id, v FROM items;
+CREATE INDEX CONCURRENTLY conc_cos ON conc USING hnsw (v vector_cosine_ops) WITH (m = 8, ef_construction = 32);
+SELECT indisvalid, indisready FROM pg_index WHERE indexrelid = 'conc_cos'::regclass;
+SELECT (pg_temp.knn('conc_cos', '<=>', '[10,-20,30]')).*;
+REINDEX INDEX conc_cos;
+SELECT (pg_temp.knn('conc_cos', '<=>', '[-5,40,-7]')).*;
+REINDEX INDEX CONCURRENTLY conc_cos;
+SELECT pg_get_indexdef('conc_cos'::regclass);
+SELECT (pg_temp.knn('conc_cos', '<=>', '[10,-20,30]')).*;
+REINDEX TABLE conc;
+SELECT (pg_temp.knn('conc_cos', '<=>', '[-5,40,-7]')).*;
+DROP INDEX CONCURRENTLY conc_cos;
+DROP INDEX IF EXISTS conc_cos;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM conc ORDER BY v <=> '[1,2,3]' LIMIT 5;
+RESET enable_seqscan;
+DROP TABLE conc;
+
+--
+-- expression and partial indexes
+--
+CREATE TABLE expr (id int, v vector);
+INSERT INTO expr SELECT id, v FROM items;
+CREATE INDEX expr_l2 ON expr USING hnsw ((v::vector(3)) vector_l2_ops);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM expr ORDER BY v::vector(3) <-> '[10,-20,30]' LIMIT 5;
+SELECT id FROM expr ORDER BY v::vector(3) <-> '[10,-20,30]' LIMIT 5;
+-- the cast checks every row's dimensions
+SELECT pg_temp.sqlerr($$INSERT INTO expr VALUES (0, '[1,2]')$$);
+DROP INDEX expr_l2;
+CREATE INDEX expr_sub ON expr USING hnsw ((subvector(v, 1, 2)) vector_l2_ops);
+EXPLAIN (COSTS OFF) SELECT id FROM expr ORDER BY subvector(v, 1, 2) <-> '[10,-20]' LIMIT 5;
+SELECT id FROM expr ORDER BY subvector(v, 1, 2) <-> '[10,-20]' LIMIT 5;
+DROP INDEX expr_sub;
+CREATE INDEX expr_part ON expr USING hnsw (v vector_l2_ops) WHERE id <= 50;
+EXPLAIN (COSTS OFF) SELECT id FROM expr WHERE id <= 50 ORDER BY v <-> '[10,-20,30]' LIMIT 5;
+SELECT id FROM expr WHERE id <= 50 ORDER BY v <-> '[10,-20,30]' LIMIT 5;
+-- the predicate does not cover this query
+EXPLAIN (COSTS OFF) SELECT id FROM expr ORDER BY v <-> '[10,-20,30]' LIMIT 5;
+RESET enable_seqscan;
+SET enable_indexscan = off;
+SELECT id FROM expr ORDER BY v::vector(3) <-> '[10,-20,30]' LIMIT 5;
+SELECT id FROM expr ORDER BY subvector(v, 1, 2) <-> '[10,-20]' LIMIT 5;
+SELECT id FROM expr WHERE id <= 50 ORDER BY v <-> '[10,-20,30]' LIMIT 5;
+RESET enable_indexscan;
+DROP TABLE expr;
+
+--
+-- dimensions: one index holds one dimension count (22000)
+--
+CREATE TABLE dims (id int, v vector);
+INSERT INTO dims VALUES (1, '[1,2]'), (2, '[1,2,3]');
+SELECT pg_temp.sqlerr($$CREATE INDEX ON dims USING hnsw (v vector_l2_ops)$$);
+SELECT pg_temp.sqlerr($$CREATE INDEX ON dims USING hnsw (v vector_cosine_ops)$$);
+DELETE FROM dims WHERE id = 2;
+CREATE INDEX dims_l2 ON dims USING hnsw (v vector_l2_ops);
+SELECT pg_temp.sqlerr($$INSERT INTO dims VALUES (3, '[1,2,3]')$$);
+SELECT pg_temp.sqlerr($$INSERT INTO dims VALUES (3, '[1]')$$);
+INSERT INTO dims VALUES (4, '[3,4]');
+SELECT id, v FROM dims ORDER BY id;
+-- a query vector of another dimension
+SET enable_seqscan = off;
+SELECT pg_temp.sqlerr($$SELECT id FROM dims ORDER BY v <-> '[1,2,3]' LIMIT 1$$);
+SELECT id FROM dims ORDER BY v <-> '[3,3.9]' LIMIT 5;
+RESET enable_seqscan;
+DROP TABLE dims;
+
+--
+-- vectors larger than a page
+--
+CREATE TABLE big (id int, v vector(3000));
+INSERT INTO big
+SELECT i, (SELECT array_agg(((i * j) % 101)::real) FROM generate_series(1, 3000) j)
+FROM generate_series(1, 100) i;
+-- 1MB does not hold the graph: the build goes on in the index (with a NOTICE)
+SET maintenance_work_mem = '1MB';
+SET client_min_messages = warning;
+CREATE INDEX big_l2 ON big USING hnsw (v vector_l2_ops);
+RESET client_min_messages;
+RESET maintenance_work_mem;
+SELECT pg_relation_size('big_l2') > 100 * 12000 AS holds_the_vectors;
+INSERT INTO big SELECT id + 100, v FROM big WHERE id <= 5;
+CREATE TEMP TABLE big_q AS SELECT v FROM big WHERE id = 7;
+SET enable_seqscan = off;
+SELECT id, round((v <-> (SELECT v FROM big_q))::numeric, 4) AS l2 FROM big ORDER BY v <-> (SELECT v FROM big_q) LIMIT 3;
+RESET enable_seqscan;
+SELECT (pg_temp.knn('big_l2', '<->', (SELECT v FROM big_q))).*;
+DROP TABLE big;
+
+RESET hnsw.ef_search;
+DROP TABLE items;
