@@ -1,18 +1,5 @@
 -- avg(vector) and sum(vector)
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS embed;
-RESET client_min_messages;
-\set SHOW_CONTEXT never
-
--- Errors are reported as 'SQLSTATE: message' rows (psql's verbose mode would
--- also print the C source line).
-CREATE FUNCTION pg_temp.sqlerr(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+\i sql/include/setup.sql
 
 CREATE TABLE agg_t (g int, v vector);
 -- no rows: NULL

@@ -2,20 +2,7 @@
 --   22P02 syntax              22000 NaN/Infinity, empty, dimension mismatch
 --   22003 out of range        54000 too many dimensions
 --   22023 bad typmod          22004 NULL array element
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS embed;
-RESET client_min_messages;
-\set SHOW_CONTEXT never
-
--- Errors are reported as 'SQLSTATE: message' rows (psql's verbose mode would
--- also print the C source line).
-CREATE FUNCTION pg_temp.sqlerr(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+\i sql/include/setup.sql
 
 --
 -- text input

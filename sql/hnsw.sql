@@ -2,20 +2,7 @@
 -- against the exact answer.  The graph is built with random levels, so only
 -- what holds for any graph is pinned: on these tiny tables hnsw.ef_search is
 -- at least the row count, which makes the layer-0 search visit every element.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS embed;
-RESET client_min_messages;
-\set SHOW_CONTEXT never
-
--- Errors are reported as 'SQLSTATE: message' rows (psql's verbose mode would
--- also print the C source line).
-CREATE FUNCTION pg_temp.sqlerr(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+\i sql/include/setup.sql
 
 -- knn(): the ids of "ORDER BY v <op> q LIMIT k" read through index idx (an
 -- error if the plan does not use it), and whether they equal the exact

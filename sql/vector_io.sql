@@ -1,18 +1,5 @@
 -- vector text and binary I/O, typmods, dimension limits
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS embed;
-RESET client_min_messages;
-\set SHOW_CONTEXT never
-
--- Errors are reported as 'SQLSTATE: message' rows: psql's verbose mode would
--- pin the SQLSTATE too, but it also prints the C source line (LOCATION).
-CREATE FUNCTION pg_temp.sqlerr(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+\i sql/include/setup.sql
 
 --
 -- text input
