@@ -220,14 +220,10 @@ bound_dist(HnswSearch *s)
 	return ITEM_OF(pairingheap_first(s->bound), w_node)->c.dist;
 }
 
-/* Make it a candidate: to expand, to return, and one of the ef closest. */
+/* Count it among the ef closest, evicting the farthest beyond ef. */
 static void
-admit(HnswSearch *s, SearchItem *it)
+bound_push(HnswSearch *s, SearchItem *it)
 {
-	it->in_cand = true;
-	s->nadmitted++;
-	pairingheap_add(s->cand, &it->c_node);
-	pairingheap_add(s->found, &it->f_node);
 	it->in_bound = true;
 	pairingheap_add(s->bound, &it->w_node);
 	if (++s->nbound > s->ef)
@@ -237,6 +233,17 @@ admit(HnswSearch *s, SearchItem *it)
 		far->in_bound = false;
 		s->nbound--;
 	}
+}
+
+/* Make it a candidate: to expand, to return, and one of the ef closest. */
+static void
+admit(HnswSearch *s, SearchItem *it)
+{
+	it->in_cand = true;
+	s->nadmitted++;
+	pairingheap_add(s->cand, &it->c_node);
+	pairingheap_add(s->found, &it->f_node);
+	bound_push(s, it);
 }
 
 static void
@@ -290,19 +297,7 @@ hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 		pairingheap_reset(s->bound);
 		s->nbound = 0;
 		for (int i = 0; i < s->nitems; i++)
-		{
-			SearchItem *it = s->items[i];
-
-			it->in_bound = true;
-			pairingheap_add(s->bound, &it->w_node);
-			if (++s->nbound > s->ef)
-			{
-				SearchItem *far = ITEM_OF(pairingheap_remove_first(s->bound), w_node);
-
-				far->in_bound = false;
-				s->nbound--;
-			}
-		}
+			bound_push(s, s->items[i]);
 		for (int i = 0; i < s->nitems; i++)
 		{
 			SearchItem *it = s->items[i];
