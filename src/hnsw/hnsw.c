@@ -100,7 +100,7 @@ hnsw_build_options(Relation index, int *m, int *ef_construction)
 }
 
 /*
- * Cost: a search reads about ef_search * 2m elements, whatever the table
+ * Cost: a search reads about ef_search * m elements, whatever the table
  * size, before the first row comes out.  Going on past that (a LIMIT larger
  * than ef_search, or a WHERE clause rejecting rows under an iterative scan)
  * is costed like reading the whole index, so that the planner prefers a
@@ -130,7 +130,7 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	MemSet(&costs, 0, sizeof(costs));
 	genericcostestimate(root, path, loop_count, &costs);
 
-	visited = (double) hnsw_ef_search * 2 * HNSW_DEFAULT_M;
+	visited = (double) hnsw_ef_search * HNSW_DEFAULT_M;
 	frac = path->indexinfo->tuples > 0 ? Min(1.0, visited / path->indexinfo->tuples) : 1.0;
 
 	*indexStartupCost = costs.indexTotalCost * frac;

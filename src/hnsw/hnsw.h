@@ -183,7 +183,7 @@ typedef struct HnswCandidate
 	int			level;
 	bool		deleted;
 	int			ntids;
-	ItemPointerData heaptids[HNSW_HEAPTIDS];
+	ItemPointer heaptids;		/* ntids of them */
 	Datum		value;			/* copied value, when asked for */
 } HnswCandidate;
 
@@ -238,7 +238,8 @@ extern bool hnsw_link(HnswElementTuple etup, int m, int layer, ItemPointer newti
 
 /* insert (hnswinsert.c) */
 extern bool hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid);
-extern List *hnsw_select_neighbors(HnswIndexInfo *info, List *cands, int max);
+extern List *hnsw_select_neighbors(HnswIndexInfo *info, List *cands, int max,
+								   bool keep_pruned);
 
 /* access method entry points */
 extern IndexBuildResult *hnswbuild(Relation heap, Relation index, struct IndexInfo *indexInfo);

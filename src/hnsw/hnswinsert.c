@@ -20,11 +20,11 @@
  * HNSW's neighbour-selection heuristic: take candidates closest first, and
  * keep one only if it is closer to the new element than to every neighbour
  * already kept, which spreads links over directions and keeps the graph
- * navigable.  Remaining slots are filled with the closest pruned candidates
- * so small or clustered graphs stay well connected.
+ * navigable.  With keep_pruned, remaining slots are filled with the closest
+ * pruned candidates (a new element's own links: more ways out of it).
  */
 List *
-hnsw_select_neighbors(HnswIndexInfo *info, List *cands, int max)
+hnsw_select_neighbors(HnswIndexInfo *info, List *cands, int max, bool keep_pruned)
 {
 	List	   *kept = NIL;
 	List	   *pruned = NIL;
@@ -57,7 +57,7 @@ hnsw_select_neighbors(HnswIndexInfo *info, List *cands, int max)
 	}
 	foreach(lc, pruned)
 	{
-		if (list_length(kept) >= max)
+		if (!keep_pruned || list_length(kept) >= max)
 			break;
 		kept = lappend(kept, lfirst(lc));
 	}
@@ -262,30 +262,189 @@ hnsw_link(HnswElementTuple etup, int m, int layer, ItemPointer newtid, float4 di
 	return true;
 }
 
-static void
-add_backlink(HnswIndexInfo *info, ItemPointer nbr, int layer, ItemPointer newtid, float4 dist)
+/*
+ * The values behind a full neighbour list, as candidates for re-selection.
+ * Disk: each read under its own share lock and copied; memory: in place.
+ */
+static List *
+list_candidates(HnswIndexInfo *info, ItemPointer nbrs, float4 *dists, int n)
 {
+	List	   *cands = NIL;
+
+	for (int i = 0; i < n; i++)
+	{
+		HnswCandidate *c = palloc0(sizeof(HnswCandidate));
+		HnswElementTuple etup;
+
+		c->tid = nbrs[i];
+		c->dist = dists[i];
+		if (info->mem != NULL)
+		{
+			etup = hnsw_mem_element(info->mem, &nbrs[i], &c->value);
+			if (etup == NULL)
+				continue;
+		}
+		else
+		{
+			Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(&nbrs[i]));
+			Datum		value;
+
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			etup = hnsw_get_element(BufferGetPage(buf), ItemPointerGetOffsetNumber(&nbrs[i]));
+			if (etup == NULL)
+			{
+				UnlockReleaseBuffer(buf);
+				continue;
+			}
+			value = hnsw_load_value(info->index, etup, info->m);
+			if (DatumGetPointer(value) == HnswValuePtr(etup, info->m))
+			{
+				char	   *copy = palloc(etup->vecsize);
+
+				memcpy(copy, DatumGetPointer(value), etup->vecsize);
+				value = PointerGetDatum(copy);
+			}
+			c->value = value;
+			UnlockReleaseBuffer(buf);
+		}
+		c->deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;
+		cands = lappend(cands, c);
+	}
+	return cands;
+}
+
+static int
+candidate_cmp(const ListCell *a, const ListCell *b)
+{
+	double		da = ((HnswCandidate *) lfirst(a))->dist;
+	double		db = ((HnswCandidate *) lfirst(b))->dist;
+
+	return (da > db) - (da < db);
+}
+
+/*
+ * The new list for a full neighbour list that the new element wants to join:
+ * the selection heuristic over the old links plus the new one.  Unlike
+ * "replace the farthest", this lets a far but lonely element in and drops a
+ * redundant link instead, which keeps outliers reachable.  Returns NIL if the
+ * new element is not selected (nothing to change).
+ */
+static List *
+reselect(HnswIndexInfo *info, ItemPointer nbrs, float4 *dists, int n, int slots,
+		 HnswCandidate *newc)
+{
+	List	   *cands = list_candidates(info, nbrs, dists, n);
+	List	   *sel;
+	ListCell   *lc;
+
+	cands = lappend(cands, newc);
+	list_sort(cands, candidate_cmp);
+	sel = hnsw_select_neighbors(info, cands, slots, false);
+	foreach(lc, sel)
+		if (lfirst(lc) == newc)
+			return sel;
+	return NIL;
+}
+
+static void
+write_list(HnswElementTuple etup, int m, int layer, List *sel)
+{
+	int			start = hnsw_layer_start(layer, m);
+	ItemPointer nbrs = HnswNeighbors(etup, m) + start;
+	float4	   *dists = HnswNeighborDists(etup, m) + start;
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, sel)
+	{
+		HnswCandidate *c = lfirst(lc);
+
+		nbrs[i] = c->tid;
+		dists[i] = (float4) c->dist;
+		i++;
+	}
+	HnswCounts(etup)[layer] = i;
+}
+
+/*
+ * Link neighbour `nbr` back to the new element on one layer.  If its list
+ * is full, re-select it with the heuristic.  On disk the list is read, the
+ * candidates' values loaded with no lock held on the neighbour's page, and
+ * the result written only if the list did not change meanwhile (else the
+ * simple rule of hnsw_link applies): a page is never locked while another
+ * is, so concurrent inserts cannot deadlock.
+ */
+static void
+add_backlink(HnswIndexInfo *info, HnswCandidate *nbr, int layer, ItemPointer newtid,
+			 Datum newvalue)
+{
+	int			m = info->m;
+	int			start = hnsw_layer_start(layer, m);
+	int			slots = hnsw_layer_slots(layer, m);
+	HnswCandidate *newc = palloc0(sizeof(HnswCandidate));
 	Buffer		buf;
 	HnswElementTuple etup;
 	HnswWrite	w;
 	Page		page;
+	ItemPointerData oldnbrs[2 * HNSW_MAX_M];
+	float4		olddists[2 * HNSW_MAX_M];
+	int			n;
+	List	   *sel;
+
+	newc->tid = *newtid;
+	newc->dist = nbr->dist;
+	newc->value = newvalue;
 
 	if (info->mem != NULL)
 	{
 		Datum		value;
 
-		etup = hnsw_mem_element(info->mem, nbr, &value);
-		if (etup != NULL)
-			hnsw_link(etup, info->m, layer, newtid, dist);
+		etup = hnsw_mem_element(info->mem, &nbr->tid, &value);
+		if (etup == NULL || etup->level < layer)
+			return;
+		n = HnswCounts(etup)[layer];
+		if (n < slots)
+			hnsw_link(etup, m, layer, newtid, (float4) nbr->dist);
+		else if ((sel = reselect(info, HnswNeighbors(etup, m) + start,
+								 HnswNeighborDists(etup, m) + start, n, slots, newc)) != NIL)
+			write_list(etup, m, layer, sel);
 		return;
 	}
 
-	buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(nbr));
+	/* look at the list first */
+	buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(&nbr->tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	etup = hnsw_get_element(BufferGetPage(buf), ItemPointerGetOffsetNumber(&nbr->tid));
+	if (etup == NULL || etup->level < layer)
+	{
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+	n = HnswCounts(etup)[layer];
+	memcpy(oldnbrs, HnswNeighbors(etup, m) + start, sizeof(ItemPointerData) * n);
+	memcpy(olddists, HnswNeighborDists(etup, m) + start, sizeof(float4) * n);
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+
+	sel = (n < slots) ? NIL : reselect(info, oldnbrs, olddists, n, slots, newc);
+	if (n >= slots && sel == NIL)
+	{
+		ReleaseBuffer(buf);
+		return;
+	}
+
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	hnsw_write_begin(&w, info);
 	page = hnsw_write_page(&w, buf, false);
-	etup = hnsw_get_element(page, ItemPointerGetOffsetNumber(nbr));
-	if (etup != NULL && hnsw_link(etup, info->m, layer, newtid, dist))
+	etup = hnsw_get_element(page, ItemPointerGetOffsetNumber(&nbr->tid));
+	if (etup == NULL)
+		hnsw_write_abort(&w);
+	else if (sel != NIL && HnswCounts(etup)[layer] == n &&
+			 memcmp(HnswNeighbors(etup, m) + start, oldnbrs, sizeof(ItemPointerData) * n) == 0)
+	{
+		write_list(etup, m, layer, sel);
+		hnsw_write_finish(&w);
+	}
+	else if (hnsw_link(etup, m, layer, newtid, (float4) nbr->dist))
 		hnsw_write_finish(&w);
 	else
 		hnsw_write_abort(&w);
@@ -440,13 +599,22 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 
 		if (l == 0 && w != NIL)
 		{
-			HnswCandidate *nearest = linitial(w);
+			double		nearest = ((HnswCandidate *) linitial(w))->dist;
+			ListCell   *lc;
 
-			if (!nearest->deleted && same_value(nearest->value, value) &&
-				add_heaptid(info, nearest, heaptid))
-				return true;
+			/* join any element holding the very same value that has room */
+			foreach(lc, w)
+			{
+				HnswCandidate *c = lfirst(lc);
+
+				if (c->dist > nearest)
+					break;
+				if (!c->deleted && same_value(c->value, value) &&
+					add_heaptid(info, c, heaptid))
+					return true;
+			}
 		}
-		layers[l] = hnsw_select_neighbors(info, w, hnsw_layer_slots(l, m));
+		layers[l] = hnsw_select_neighbors(info, w, hnsw_layer_slots(l, m), true);
 		ep = w;
 	}
 
@@ -461,7 +629,7 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 		{
 			HnswCandidate *c = lfirst(lc);
 
-			add_backlink(info, &c->tid, l, &newtid, (float4) c->dist);
+			add_backlink(info, c, l, &newtid, value);
 		}
 	}
 

@@ -131,9 +131,21 @@ hnsw_search_visited(HnswSearch *s)
  * Read the element at tid: its distance to the query, heap TIDs and its
  * neighbours on the current layer.  NULL if the slot holds no element.
  */
-/* Copy what a search needs out of an element tuple. */
+/* Would an element at this distance be admitted now? */
+static inline bool
+would_admit(HnswSearch *s, double dist)
+{
+	return s->nbound < s->ef ||
+		dist < ITEM_OF(pairingheap_first(s->bound), w_node)->c.dist;
+}
+
+/*
+ * Copy what a search needs out of an element tuple.  The neighbour list is
+ * copied only for elements that will be expanded (admitted now, or `force`):
+ * most elements read are not, and an iterative scan keeps them all in memory.
+ */
 static SearchItem *
-extract_item(HnswSearch *s, ItemPointer tid, HnswElementTuple etup, Datum value)
+extract_item(HnswSearch *s, ItemPointer tid, HnswElementTuple etup, Datum value, bool force)
 {
 	int			m = s->info->m;
 	SearchItem *it = palloc0(sizeof(SearchItem));
@@ -143,21 +155,27 @@ extract_item(HnswSearch *s, ItemPointer tid, HnswElementTuple etup, Datum value)
 	it->c.level = etup->level;
 	it->c.deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;
 	it->c.ntids = etup->ntids;
+	it->c.heaptids = palloc(sizeof(ItemPointerData) * Max(etup->ntids, 1));
 	memcpy(it->c.heaptids, etup->heaptids, sizeof(ItemPointerData) * etup->ntids);
 	it->c.value = value;
-	it->nnbrs = HnswCounts(etup)[s->layer];
-	it->nbrs = palloc(sizeof(ItemPointerData) * Max(it->nnbrs, 1));
-	memcpy(it->nbrs, HnswNeighbors(etup, m) + hnsw_layer_start(s->layer, m),
-		   sizeof(ItemPointerData) * it->nnbrs);
+	it->nnbrs = -1;
+	if (force || would_admit(s, it->c.dist))
+	{
+		it->nnbrs = HnswCounts(etup)[s->layer];
+		it->nbrs = palloc(sizeof(ItemPointerData) * Max(it->nnbrs, 1));
+		memcpy(it->nbrs, HnswNeighbors(etup, m) + hnsw_layer_start(s->layer, m),
+			   sizeof(ItemPointerData) * it->nnbrs);
+	}
 	return it;
 }
 
 /*
- * Read the element at tid: its distance to the query, heap TIDs and its
- * neighbours on the current layer.  NULL if the slot holds no element.
+ * Read the element at tid: its distance to the query, heap TIDs and (see
+ * extract_item) its neighbours on the current layer.  NULL if the slot holds
+ * no element on this layer.
  */
 static SearchItem *
-read_element(HnswSearch *s, ItemPointer tid)
+read_element(HnswSearch *s, ItemPointer tid, bool force)
 {
 	Relation	index = s->info->index;
 	int			m = s->info->m;
@@ -172,7 +190,7 @@ read_element(HnswSearch *s, ItemPointer tid)
 
 		/* a build's graph in memory: values stay put, no copy needed */
 		etup = hnsw_mem_element(s->info->mem, tid, &value);
-		return (etup && etup->level >= s->layer) ? extract_item(s, tid, etup, value) : NULL;
+		return (etup && etup->level >= s->layer) ? extract_item(s, tid, etup, value, force) : NULL;
 	}
 
 	buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
@@ -190,7 +208,7 @@ read_element(HnswSearch *s, ItemPointer tid)
 			memcpy(copy, DatumGetPointer(value), etup->vecsize);
 			value = PointerGetDatum(copy);
 		}
-		it = extract_item(s, tid, etup, value);
+		it = extract_item(s, tid, etup, value, force);
 		if (!s->keep_values)
 		{
 			if (!inline_value)
@@ -200,6 +218,22 @@ read_element(HnswSearch *s, ItemPointer tid)
 	}
 	UnlockReleaseBuffer(buf);
 	return it;
+}
+
+/* The neighbour list of an element admitted after it was read. */
+static void
+fetch_neighbors(HnswSearch *s, SearchItem *c)
+{
+	SearchItem *again = read_element(s, &c->c.tid, true);
+
+	s->nvisited--;				/* a re-read, not a new element */
+	if (again == NULL)
+	{
+		c->nnbrs = 0;			/* freed meanwhile: a dead end */
+		return;
+	}
+	c->nnbrs = again->nnbrs;
+	c->nbrs = again->nbrs;
 }
 
 static void
@@ -271,7 +305,7 @@ start_layer(HnswSearch *s, List *entry, int layer)
 		visited_insert(s->visited, tid_key(&c->tid), &found);
 		if (found)
 			continue;
-		it = read_element(s, &c->tid);
+		it = read_element(s, &c->tid, true);
 		if (it == NULL)
 			continue;
 		remember(s, it);
@@ -321,6 +355,8 @@ hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 		if (max_visits > 0 && s->nvisited >= max_visits)
 			return false;
 		pairingheap_remove_first(s->cand);
+		if (c->nnbrs < 0)
+			fetch_neighbors(s, c);
 
 		for (int i = 0; i < c->nnbrs; i++)
 		{
@@ -330,11 +366,11 @@ hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 			visited_insert(s->visited, tid_key(&c->nbrs[i]), &found);
 			if (found)
 				continue;
-			it = read_element(s, &c->nbrs[i]);
+			it = read_element(s, &c->nbrs[i], false);
 			if (it == NULL)
 				continue;
 			remember(s, it);
-			if (s->nbound < s->ef || it->c.dist < bound_dist(s))
+			if (it->nnbrs >= 0)
 				admit(s, it);
 		}
 	}

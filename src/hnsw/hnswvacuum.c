@@ -306,7 +306,7 @@ repair_element(VacState *vs, ItemPointer tid, MemoryContext tmp)
 			if (!ItemPointerEquals(&c->tid, tid) && !is_deleted(vs, &c->tid))
 				cands = lappend(cands, c);
 		}
-		layers[l] = hnsw_select_neighbors(info, cands, hnsw_layer_slots(l, m));
+		layers[l] = hnsw_select_neighbors(info, cands, hnsw_layer_slots(l, m), true);
 		ep = w;
 	}
 
