@@ -74,6 +74,8 @@ struct HnswSearch
 	pairingheap *found;
 	pairingheap *bound;
 	int			nbound;
+	char	   *arena;			/* bump allocator for items: no per-chunk */
+	Size		arena_left;		/* header or power-of-two rounding */
 	SearchItem **items;			/* every element read on this layer */
 	int			nadmitted;		/* of which pushed to cand and found */
 	int			nitems;
@@ -131,6 +133,32 @@ hnsw_search_visited(HnswSearch *s)
  * Read the element at tid: its distance to the query, heap TIDs and its
  * neighbours on the current layer.  NULL if the slot holds no element.
  */
+#define ARENA_BLOCK (64 * 1024)
+
+/*
+ * Items live as long as the search, and an iterative scan keeps every element
+ * it read: carve them from large blocks to spend memory on data, not on
+ * allocator overhead (which would double an item's size).
+ */
+static void *
+search_alloc(HnswSearch *s, Size size)
+{
+	void	   *p;
+
+	size = MAXALIGN(size);
+	if (size > ARENA_BLOCK / 4)
+		return palloc(size);
+	if (s->arena_left < size)
+	{
+		s->arena = palloc(ARENA_BLOCK);
+		s->arena_left = ARENA_BLOCK;
+	}
+	p = s->arena;
+	s->arena += size;
+	s->arena_left -= size;
+	return p;
+}
+
 /* Would an element at this distance be admitted now? */
 static inline bool
 would_admit(HnswSearch *s, double dist)
@@ -148,21 +176,22 @@ static SearchItem *
 extract_item(HnswSearch *s, ItemPointer tid, HnswElementTuple etup, Datum value, bool force)
 {
 	int			m = s->info->m;
-	SearchItem *it = palloc0(sizeof(SearchItem));
+	SearchItem *it = search_alloc(s, sizeof(SearchItem));
 
+	memset(it, 0, sizeof(SearchItem));
 	it->c.tid = *tid;
 	it->c.dist = hnsw_distance(s->info, s->query, value);
 	it->c.level = etup->level;
 	it->c.deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;
 	it->c.ntids = etup->ntids;
-	it->c.heaptids = palloc(sizeof(ItemPointerData) * Max(etup->ntids, 1));
+	it->c.heaptids = search_alloc(s, sizeof(ItemPointerData) * Max(etup->ntids, 1));
 	memcpy(it->c.heaptids, etup->heaptids, sizeof(ItemPointerData) * etup->ntids);
 	it->c.value = value;
 	it->nnbrs = -1;
 	if (force || would_admit(s, it->c.dist))
 	{
 		it->nnbrs = HnswCounts(etup)[s->layer];
-		it->nbrs = palloc(sizeof(ItemPointerData) * Max(it->nnbrs, 1));
+		it->nbrs = search_alloc(s, sizeof(ItemPointerData) * Max(it->nnbrs, 1));
 		memcpy(it->nbrs, HnswNeighbors(etup, m) + hnsw_layer_start(s->layer, m),
 			   sizeof(ItemPointerData) * it->nnbrs);
 	}
