@@ -14,7 +14,9 @@ import os
 import platform
 import re
 import resource
+import select
 import struct
+import subprocess
 import threading
 import time
 
@@ -137,7 +139,7 @@ class Synthetic(Dataset):
     cosine sets.  Generated chunk by chunk from a seed, so every pass (COPY,
     ground truth, FAISS) sees the same vectors without storing them."""
     synthetic = True
-    BLOCK = 50000  # generation unit; the seed of block b is (seed, b)
+    BLOCK = 10000  # generation unit; the seed of block b is (seed, b)
 
     def __init__(self, n, src, noise, seed):
         self.src = src
@@ -159,7 +161,9 @@ class Synthetic(Dataset):
         rng = np.random.default_rng([self.seed, b])
         idx = rng.integers(0, self.src.n, size=m)
         x = np.asarray(self.src.base[idx], dtype=np.float32)
-        x += rng.standard_normal((m, self.dim), dtype=np.float32) * (self.std * self.noise)
+        noise = rng.standard_normal((m, self.dim), dtype=np.float32)
+        noise *= self.std * self.noise
+        x += noise
         if self.metric == "cosine":
             x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
         return x
@@ -266,7 +270,9 @@ def ground_truth(ds, queries, cache_dir):
     nq = len(q)
     best_d = np.full((nq, k), np.inf)
     best_i = np.full((nq, k), -1, dtype=np.int64)
-    chunk = max(1000, (32 << 20) // max(1, nq))  # ~256 MB of float64 distances per block
+    # per block: <= ~64 MB of float64 distances and <= ~32 MB of float64 base
+    # rows, so memory stays bounded whatever n is
+    chunk = max(1000, min((8 << 20) // max(1, nq), (4 << 20) // ds.dim))
     done = 0
     for first, x in ds.iter_base(chunk):
         x = x.astype(np.float64)
@@ -286,9 +292,9 @@ def ground_truth(ds, queries, cache_dir):
         part = np.argpartition(cd, k - 1, axis=1)[:, :k]
         best_d = np.take_along_axis(cd, part, axis=1)
         best_i = np.take_along_axis(ci, part, axis=1)
-        done += x.shape[0]
-        if ds.n >= 200000:
-            log(f"ground truth: {done}/{ds.n} base rows")
+        prev, done = done, done + x.shape[0]
+        if ds.n >= 200000 and done * 10 // ds.n > prev * 10 // ds.n:
+            log(f"ground truth: {done}/{ds.n} base rows, {time.perf_counter() - t0:.0f}s")
     order = np.argsort(best_d, axis=1, kind="stable")
     best_d = np.take_along_axis(best_d, order, axis=1)
     best_i = np.take_along_axis(best_i, order, axis=1)
@@ -342,6 +348,18 @@ def connect(vec_oid=None):
     return conn
 
 
+def write_flushed(conn, cp, data, piece=1 << 20):
+    """Feed COPY data 1 MB at a time and wait until libpq has sent it.  libpq
+    grows its output buffer without bound while the server is slower than we
+    are, and then shifts the whole buffer after every partial send, which made
+    bench.py (not the server) the bottleneck of big loads."""
+    pg = conn.pgconn
+    for i in range(0, len(data), piece):
+        cp.write(data[i:i + piece])
+        while pg.flush() == 1:
+            select.select([], [pg.socket], [])
+
+
 def copy_rows(conn, table, ds, chunk):
     """Binary COPY in blocks: the row layout is a packed numpy record, so a
     block of rows is one tobytes() away from the wire format."""
@@ -365,7 +383,7 @@ def copy_rows(conn, table, ds, chunk):
                 buf["dim"] = d
                 buf["unused"] = 0
                 buf["v"] = x
-                cp.write(buf.tobytes())
+                write_flushed(conn, cp, buf.tobytes())
                 rows += m
             cp.write(struct.pack(">h", -1))
     return rows
@@ -507,6 +525,16 @@ def plan_nodes(conn, sql, param):
     return out
 
 
+def proc_cpu_s(pid):
+    """user + system CPU seconds of a process (from /proc/PID/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+
+
 def pct(lat, p):
     return float(np.percentile(lat, p)) * 1000 if len(lat) else float("nan")
 
@@ -526,6 +554,7 @@ def run_queries_pg(args, sql, setup, qvecs, qids, clients, vec_oid, warmup):
     deadline_box = [None]
     results, lats = {}, [[] for _ in range(clients)]
     spans = [None] * clients
+    cpus = [0.0] * clients
     barrier = threading.Barrier(clients)
     errors = []
 
@@ -536,6 +565,7 @@ def run_queries_pg(args, sql, setup, qvecs, qids, clients, vec_oid, warmup):
             barrier.wait()
             if ci == 0:
                 deadline_box[0] = time.perf_counter() + args.max_seconds
+            cpu0 = proc_cpu_s(conns[ci].info.backend_pid)
             start = time.perf_counter()
             lat = lats[ci]
             for qi in mine:
@@ -549,6 +579,7 @@ def run_queries_pg(args, sql, setup, qvecs, qids, clients, vec_oid, warmup):
                 if dl is not None and t1 > dl:
                     break
             spans[ci] = (start, time.perf_counter())
+            cpus[ci] = proc_cpu_s(conns[ci].info.backend_pid) - cpu0
         except Exception as e:  # reported by the caller
             errors.append(e)
             barrier.abort()
@@ -569,18 +600,28 @@ def run_queries_pg(args, sql, setup, qvecs, qids, clients, vec_oid, warmup):
     all_lat = np.array([x for l in lats for x in l])
     return {"results": results, "nq": len(all_lat), "qps": len(all_lat) / wall,
             "p50_ms": pct(all_lat, 50), "p99_ms": pct(all_lat, 99),
+            "cpu_ms": 1000 * sum(cpus) / max(1, len(all_lat)),
             "capped": len(all_lat) < len(qids)}
 
 
+def query_sql(args, ds):
+    return f"SELECT id FROM {args.table} ORDER BY embedding {OPERATORS[ds.metric]} %b LIMIT {args.k}"
+
+
+def progress(r):
+    log(f"{r['engine']} {r['index']} {r.get('setting') or ''}: recall {r['recall']:.4f}, "
+        f"{r['qps']:.1f} qps, p50 {r['p50_ms']:.2f} ms, cpu {r['cpu_ms']:.2f} ms/query ({r['nq']} queries)")
+
+
 def measure_pg(args, ds, label, setup, qids, qvecs, vec_oid, gt, warmup):
-    sql = f"SELECT id FROM {args.table} ORDER BY embedding {OPERATORS[ds.metric]} %b LIMIT {args.k}"
+    sql = query_sql(args, ds)
     with connect(vec_oid) as c:
         for s in setup:
             c.execute(s)
         plan = plan_nodes(c, sql, qvecs[qids[0]])
     one = run_queries_pg(args, sql, setup, qvecs, qids, 1, vec_oid, warmup)
     rec = {"nq": one["nq"], "recall": recall_at_k(one["results"], gt[0], gt[1], args.k),
-           "qps": one["qps"], "p50_ms": one["p50_ms"], "p99_ms": one["p99_ms"],
+           "qps": one["qps"], "p50_ms": one["p50_ms"], "p99_ms": one["p99_ms"], "cpu_ms": one["cpu_ms"],
            "time_capped": one["capped"], "plan": plan}
     if args.clients > 1:
         many = run_queries_pg(args, sql, setup, qvecs, qids, args.clients, vec_oid, warmup)
@@ -668,6 +709,7 @@ def faiss_search(args, index, queries, qids, k):
         index.search(queries[qids[i]:qids[i] + 1], k)
     lat, res = [], {}
     deadline = time.perf_counter() + args.max_seconds
+    cpu0 = time.process_time()
     start = time.perf_counter()
     for qi in qids:
         t0 = time.perf_counter()
@@ -678,8 +720,9 @@ def faiss_search(args, index, queries, qids, k):
         if t1 > deadline:
             break
     wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu0
     lat = np.array(lat)
-    return {"results": res, "nq": len(lat), "qps": len(lat) / wall,
+    return {"results": res, "nq": len(lat), "qps": len(lat) / wall, "cpu_ms": 1000 * cpu / max(1, len(lat)),
             "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "time_capped": len(lat) < len(qids)}
 
 
@@ -718,6 +761,8 @@ def default_lists(n):
 
 def index_plan(args, ds, ams):
     """[(am, params, guc, values)] for PostgreSQL; FAISS mirrors hnsw/ivfflat."""
+    if args.index.strip().lower() == "none":
+        return []
     specs = parse_index_spec(args.index) if args.index else [(am, {}) for am in ams]
     sweeps = parse_sweep(args.sweep) if args.sweep else {}
     plan = []
@@ -740,6 +785,11 @@ def index_plan(args, ds, ams):
 
 # ---------------------------------------------------------------------------
 
+def file_sha1(path):
+    with open(path, "rb") as f:
+        return hashlib.sha1(f.read()).hexdigest()
+
+
 def machine_info(conn):
     cpu = "unknown"
     try:
@@ -757,10 +807,26 @@ def machine_info(conn):
     except OSError:
         pass
     info = {"cpu": cpu, "cores": os.cpu_count(), "mem_bytes": mem, "os": platform.platform(),
+            "loadavg_at_start": os.getloadavg(),
             "pg_version": conn.execute("SHOW server_version").fetchone()[0],
             "embed_version": conn.execute(
                 "SELECT extversion FROM pg_extension WHERE extname = 'embed'").fetchone()[0]}
     # Calling a function first loads the library, which defines embed.simd.
+    try:  # the library the backends load; checked again at the end of the run
+        libdir = conn.execute("SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR'").fetchone()[0]
+        info["embed_so"] = os.path.join(libdir, "embed.so")
+        info["embed_so_sha1"] = file_sha1(info["embed_so"])
+    except (psycopg.Error, OSError):
+        info["embed_so"] = info["embed_so_sha1"] = None
+    try:  # which code was measured (bench.py assumes the installed build is this tree's)
+        head = subprocess.run(["git", "-C", HERE, "rev-parse", "HEAD"],
+                              capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", HERE, "status", "--porcelain", "--", ".."],
+                               capture_output=True, text=True, timeout=30)
+        info["git_commit"] = head.stdout.strip() or None
+        info["git_dirty"] = bool(dirty.stdout.strip()) if dirty.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        info["git_commit"] = info["git_dirty"] = None
     try:
         info["embed_simd_kernels"] = [r[0] for r in conn.execute("SELECT embed_simd_kernels()")]
     except psycopg.Error as e:
@@ -793,7 +859,8 @@ def fmt(v, f):
 def print_table(records, clients):
     cols = [("engine", "<"), ("index", "<"), ("setting", "<"), ("build_s", ">"), ("size_MB", ">"),
             ("mem_MB", ">"), ("nq", ">"), ("recall@k", ">"), ("qps", ">"), (f"qps_{clients}c", ">"),
-            ("p50_ms", ">"), ("p99_ms", ">"), ("qps/faiss", ">"), ("build/faiss", ">")]
+            ("p50_ms", ">"), ("p99_ms", ">"), ("cpu_ms", ">"), ("qps/faiss", ">"), ("cpu/faiss", ">"),
+            ("build/faiss", ">")]
     rows = []
     for r in records:
         rows.append([r["engine"], r["index"], r.get("setting") or "",
@@ -802,8 +869,9 @@ def print_table(records, clients):
                      fmt(r["build_mem_peak_bytes"] / 1e6 if r.get("build_mem_peak_bytes") is not None else None, ".0f"),
                      str(r["nq"]) + ("*" if r.get("time_capped") else ""),
                      fmt(r.get("recall"), ".4f"), fmt(r.get("qps"), ".1f"), fmt(r.get("qps_clients"), ".1f"),
-                     fmt(r.get("p50_ms"), ".2f"), fmt(r.get("p99_ms"), ".2f"),
-                     fmt(r.get("qps_vs_faiss"), ".2f"), fmt(r.get("build_vs_faiss"), ".2f")])
+                     fmt(r.get("p50_ms"), ".2f"), fmt(r.get("p99_ms"), ".2f"), fmt(r.get("cpu_ms"), ".2f"),
+                     fmt(r.get("qps_vs_faiss"), ".2f"), fmt(r.get("cpu_vs_faiss"), ".2f"),
+                     fmt(r.get("build_vs_faiss"), ".2f")])
     w = [max(len(c[0]), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
     line = lambda vals: "  ".join(format(v, a + str(w[i])) for i, (v, (_, a)) in enumerate(zip(vals, cols)))
     print(line([c[0] for c in cols]))
@@ -819,7 +887,7 @@ def main():
                          "msmarco-ada-1536, words-100 or a folder name), or synthetic-N-from-NAME")
     ap.add_argument("--list", action="store_true", help="list datasets and exit")
     ap.add_argument("--index", default="",
-                    help='indexes to build, e.g. "hnsw:m=16,ef_construction=64;ivfflat:lists=100" '
+                    help='indexes to build, e.g. "hnsw:m=16,ef_construction=64;ivfflat:lists=100", or "none" '
                          "(default: every index AM of the extension, with default parameters)")
     ap.add_argument("--sweep", default="",
                     help='search settings, e.g. "hnsw.ef_search=10,40;ivfflat.probes=1,8" '
@@ -897,10 +965,12 @@ def main():
     r = measure_pg(args, ds, "exact", query_setup, list(range(n_exact)), qvecs, vec_oid, gt, warmup=3)
     r.update({"engine": "embed", "index": "exact scan", "setting": None})
     records.append(r)
+    progress(r)
+    qsql = query_sql(args, ds)
 
     # index AMs
     plan = index_plan(args, ds, ams)
-    if not ams and not args.index:
+    if not ams and not args.index and not plan:
         log("the extension has no index access methods yet: exact scan only")
     for am, params, guc, vals in plan:
         log(f"building {am} {params}")
@@ -910,14 +980,27 @@ def main():
             continue
         label = f"{am}(" + ",".join(f"{k}={v}" for k, v in params.items()) + ")"
         log(f"built in {b['build_s']:.2f}s, {b['index_bytes'] / 1e6:.1f} MB")
+        idx_name = f"{args.table}_{am}_idx"
         for v in vals:
             setup = query_setup + ([f"SET {guc} = {v}"] if guc else [])
-            r = measure_pg(args, ds, label, setup, list(range(nq)), qvecs, vec_oid, gt, warmup=20)
-            if not any(am in p for p in r["plan"]):
+            # What the planner picks by itself, then measure with seq scans
+            # disabled, so that an index row always measures the index.
+            with connect(vec_oid) as c:
+                for s_ in setup:
+                    c.execute(s_)
+                natural = plan_nodes(c, qsql, qvecs[0])
+            if not any(idx_name in p for p in natural):
+                log(f"note: at {guc}={v} the planner prefers {natural} to {idx_name} "
+                    "(measured with enable_seqscan = off)")
+            r = measure_pg(args, ds, label, setup + ["SET enable_seqscan = off"], list(range(nq)),
+                           qvecs, vec_oid, gt, warmup=20)
+            if not any(idx_name in p for p in r["plan"]):
                 log(f"warning: {label} {guc}={v}: plan does not use the index: {r['plan']}")
             r.update({"engine": "embed", "index": label, "am": am, "index_params": params,
-                      "setting": f"{guc}={v}" if guc else None, **b})
+                      "setting": f"{guc}={v}" if guc else None, "planner_plan": natural,
+                      "planner_uses_index": any(idx_name in p for p in natural), **b})
             records.append(r)
+            progress(r)
         with connect() as c:
             c.execute(f"DROP INDEX IF EXISTS {args.table}_{am}_idx")
 
@@ -939,9 +1022,11 @@ def main():
                 rec = {"engine": "faiss", "index": label, "setting": setting, "build_s": build_s,
                        "nq": res["nq"], "time_capped": res["time_capped"],
                        "recall": recall_at_k(res["results"], gt[0], gt[1], args.k),
-                       "qps": res["qps"], "p50_ms": res["p50_ms"], "p99_ms": res["p99_ms"]}
+                       "qps": res["qps"], "p50_ms": res["p50_ms"], "p99_ms": res["p99_ms"],
+                       "cpu_ms": res["cpu_ms"]}
                 records.append(rec)
                 faiss_records[key] = rec
+                progress(rec)
 
             log("faiss flat")
             t0 = time.perf_counter()
@@ -995,10 +1080,20 @@ def main():
         f = faiss_records.get(key)
         if f:
             r["qps_vs_faiss"] = r["qps"] / f["qps"]
+            if f.get("cpu_ms"):
+                r["cpu_vs_faiss"] = r["cpu_ms"] / f["cpu_ms"]
             if r.get("build_s") and f.get("build_s") and r["index"] != "exact scan":
                 r["build_vs_faiss"] = r["build_s"] / f["build_s"]
 
     # output
+    minfo["loadavg_at_end"] = os.getloadavg()
+    so_changed = False
+    if minfo.get("embed_so_sha1"):
+        try:
+            so_changed = file_sha1(minfo["embed_so"]) != minfo["embed_so_sha1"]
+        except OSError:
+            so_changed = True
+    minfo["embed_so_changed_during_run"] = so_changed
     client_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     ts = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     os.makedirs(args.results, exist_ok=True)
@@ -1020,6 +1115,14 @@ def main():
     print(f"machine   {minfo['cpu']}, {minfo['cores']} cores, {(minfo['mem_bytes'] or 0) / 2**30:.0f} GiB; "
           f"PostgreSQL {minfo['pg_version']}; embed {minfo['embed_version']} "
           f"simd={minfo['embed_simd']} kernels={minfo['embed_simd_kernels']}")
+    print(f"code      git {minfo.get('git_commit') or '?'}{' + uncommitted changes' if minfo.get('git_dirty') else ''}"
+          f"{' (BENCH_SKIP_BUILD: installed build assumed current)' if os.environ.get('BENCH_SKIP_BUILD') == '1' else ''}")
+    if so_changed:
+        print(f"WARNING   {minfo['embed_so']} was replaced during the run: "
+              "later measurements may have used a different build; rerun")
+    print("load avg  at start {:.2f} {:.2f} {:.2f}, at end {:.2f} {:.2f} {:.2f} "
+          "(other work on the machine skews qps and latency; cpu_ms less so)".format(
+              *minfo["loadavg_at_start"], *minfo["loadavg_at_end"]))
     if "faiss" in minfo:
         print(f"faiss     {minfo['faiss']}")
     print("settings  " + ", ".join(f"{k}={v}" for k, v in settings.items()))
@@ -1033,6 +1136,7 @@ def main():
     print()
     print("nq* = stopped by --max-seconds; qps = 1 client; "
           f"qps_{args.clients}c = {args.clients} clients together; p50/p99 = 1 client latency; "
+          "cpu_ms = CPU time per query (ours: the server backend; FAISS: the bench process); "
           "mem_MB = peak private RSS of the building backend + its parallel workers; "
           "x/faiss = ours divided by FAISS's for the same configuration")
     print(f"results   {os.path.relpath(out)}   (total {time.perf_counter() - t_start:.0f}s)")

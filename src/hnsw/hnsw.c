@@ -10,6 +10,8 @@
 #include "access/reloptions.h"
 #include "commands/progress.h"
 #include "commands/vacuum.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
 #include "optimizer/paths.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
@@ -100,12 +102,16 @@ hnsw_build_options(Relation index, int *m, int *ef_construction)
 }
 
 /*
- * Cost: a search reads about ef_search * m elements, whatever the table
- * size, before the first row comes out.  Going on past that (a LIMIT larger
- * than ef_search, or a WHERE clause rejecting rows under an iterative scan)
- * is costed like reading the whole index, so that the planner prefers a
- * plain index or a sequential scan plus sort when a selective filter leaves
- * few rows.  Without ORDER BY the index is useless.
+ * Cost.  A search reads about ef_search * m elements, whatever the table
+ * size, before the first row comes out: that is the startup cost.  Going on
+ * past that (a LIMIT larger than ef_search, or a WHERE clause rejecting rows
+ * under an iterative scan) is costed like reading the whole index, so the
+ * planner prefers another index or a sequential scan plus sort when a
+ * selective filter leaves few rows.  An HNSW index is only fast when it is
+ * cached, and its pages are then as cheap as a sequential scan's: pages are
+ * charged seq_page_cost while the index fits effective_cache_size, and
+ * random_page_cost beyond.  Each element read costs one distance call.
+ * Without ORDER BY the index is useless.
  */
 static void
 hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
@@ -114,8 +120,11 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 				 double *indexPages)
 {
 	GenericCosts costs;
-	double		visited,
-				frac;
+	double		ntuples,
+				pages,
+				page_cost,
+				per_tuple,
+				visited;
 
 	if (path->indexorderbys == NIL)
 	{
@@ -130,14 +139,17 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	MemSet(&costs, 0, sizeof(costs));
 	genericcostestimate(root, path, loop_count, &costs);
 
-	visited = (double) hnsw_ef_search * HNSW_DEFAULT_M;
-	frac = path->indexinfo->tuples > 0 ? Min(1.0, visited / path->indexinfo->tuples) : 1.0;
+	ntuples = Max(path->indexinfo->tuples, 1.0);
+	pages = Max(costs.numIndexPages, 1.0);
+	page_cost = pages <= effective_cache_size ? seq_page_cost : random_page_cost;
+	per_tuple = cpu_index_tuple_cost + cpu_operator_cost;
+	visited = Min(ntuples, (double) hnsw_ef_search * HNSW_DEFAULT_M);
 
-	*indexStartupCost = costs.indexTotalCost * frac;
-	*indexTotalCost = costs.indexTotalCost;
+	*indexTotalCost = pages * page_cost + ntuples * per_tuple;
+	*indexStartupCost = *indexTotalCost * (visited / ntuples);
 	*indexSelectivity = costs.indexSelectivity;
 	*indexCorrelation = 0;
-	*indexPages = costs.numIndexPages;
+	*indexPages = pages;
 }
 
 static char *
