@@ -26,7 +26,10 @@ from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA_DIR = os.environ.get("BENCH_DATA_DIR", "/work/shared/data")
+# ../shared/data beside the repository, as the project's machines lay it out
+DATA_DIR = os.environ.get(
+    "BENCH_DATA_DIR",
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data"))
 FMNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
 # Short names for the sets in DATA_DIR (the folder names work too).

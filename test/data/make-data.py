@@ -4,7 +4,7 @@
 Usage:  python3 test/data/make-data.py [--src DIR] [--out DIR] [--words N]
 
 --src is the folder holding wordvec-fasttext-100/ and sap-fiori-docs-minilm-384/
-(default: $EMBED_SHARED_DATA, else /work/shared/data); --out defaults to the
+(default: $EMBED_SHARED_DATA, else ../shared/data beside the repository); --out defaults to the
 folder this script is in.  Standard library only, and the output is
 byte-for-byte reproducible (fixed gzip header), so `git diff` after a rerun
 shows whether anything changed.  See README.md for the file formats.
@@ -103,8 +103,8 @@ def make_sap(src, out, part, name, decimals):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--src", default=os.environ.get("EMBED_SHARED_DATA",
-                                                    "/work/shared/data"))
+    ap.add_argument("--src", default=os.environ.get(
+        "EMBED_SHARED_DATA", os.path.join(here, "..", "..", "..", "shared", "data")))
     ap.add_argument("--out", default=here)
     ap.add_argument("--words", type=int, default=10000,
                     help="how many of the most frequent words (default 10000)")
