@@ -14,6 +14,13 @@
 #include "storage/bufmgr.h"
 #include "utils/relcache.h"
 
+/* PostgreSQL 18 added an argument */
+#if PG_VERSION_NUM >= 180000
+#define hnsw_vacuum_delay()	vacuum_delay_point(false)
+#else
+#define hnsw_vacuum_delay()	vacuum_delay_point()
+#endif
+
 /* reloptions */
 #define HNSW_DEFAULT_M				16
 #define HNSW_MIN_M					2

@@ -350,8 +350,7 @@ hnswbuildempty(Relation index)
 				efc;
 
 	hnsw_build_options(index, &m, &efc);
-	buf = ReadBufferExtended(index, INIT_FORKNUM, P_NEW, RBM_NORMAL, NULL);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	buf = hnsw_new_buffer(index, INIT_FORKNUM);
 	START_CRIT_SECTION();
 	init_metapage(BufferGetPage(buf), m, efc);
 	MarkBufferDirty(buf);

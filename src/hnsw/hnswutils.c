@@ -81,7 +81,9 @@ Buffer
 hnsw_new_buffer(Relation index, ForkNumber fork)
 {
 	Buffer		buf;
+#if PG_VERSION_NUM < 160000
 	bool		needlock = !RELATION_IS_LOCAL(index);
+#endif
 
 	if (fork == MAIN_FORKNUM)
 	{
@@ -103,12 +105,17 @@ hnsw_new_buffer(Relation index, ForkNumber fork)
 		}
 	}
 
+#if PG_VERSION_NUM >= 160000
+	/* takes the relation extension lock itself */
+	buf = ExtendBufferedRel(BMR_REL(index), fork, NULL, EB_LOCK_FIRST);
+#else
 	if (needlock)
 		LockRelationForExtension(index, ExclusiveLock);
 	buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	if (needlock)
 		UnlockRelationForExtension(index, ExclusiveLock);
+#endif
 	return buf;
 }
 

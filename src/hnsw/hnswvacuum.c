@@ -89,7 +89,7 @@ remove_dead_tids(VacState *vs, IndexBulkDeleteResult *stats,
 		HnswWrite	w;
 		bool		writing = false;
 
-		vacuum_delay_point();
+		hnsw_vacuum_delay();
 		if (HnswPageGetOpaque(page)->type != HNSW_PAGE_ELEMENT)
 		{
 			UnlockReleaseBuffer(buf);
@@ -193,7 +193,7 @@ unlink_deleted(VacState *vs)
 		HnswWrite	w;
 		bool		writing = false;
 
-		vacuum_delay_point();
+		hnsw_vacuum_delay();
 		if (HnswPageGetOpaque(page)->type != HNSW_PAGE_ELEMENT)
 		{
 			UnlockReleaseBuffer(buf);
@@ -396,7 +396,7 @@ free_deleted(VacState *vs, IndexBulkDeleteResult *stats)
 		List	   *chains = NIL;
 		ListCell   *lc;
 
-		vacuum_delay_point();
+		hnsw_vacuum_delay();
 		hnsw_write_begin(&w, &vs->info);
 		page = hnsw_write_page(&w, buf, false);
 		/* the deleted TIDs are sorted: take every one on this page */
@@ -463,7 +463,7 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "hnsw repair", ALLOCSET_DEFAULT_SIZES);
 	for (int i = 0; i < vs.nrepair; i++)
 	{
-		vacuum_delay_point();
+		hnsw_vacuum_delay();
 		repair_element(&vs, &vs.repair[i], tmp);
 	}
 	MemoryContextDelete(tmp);
