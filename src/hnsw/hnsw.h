@@ -213,7 +213,7 @@ extern void hnsw_init_page(Page page, uint16 type);
 extern void hnsw_read_meta(Relation index, HnswMetaPageData *meta);
 extern double hnsw_distance(HnswIndexInfo *info, Datum a, Datum b);
 extern Datum hnsw_load_value(Relation index, HnswElementTuple etup, int m);
-extern HnswElementTuple hnsw_get_element(Page page, OffsetNumber off);
+extern HnswElementTuple hnsw_get_element(Relation index, Page page, OffsetNumber off, int m);
 extern int	hnsw_random_level(int m);
 
 /* page changes: generic WAL, or plain dirtying during a build */

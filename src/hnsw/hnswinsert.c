@@ -290,7 +290,7 @@ list_candidates(HnswIndexInfo *info, ItemPointer nbrs, float4 *dists, int n)
 			Datum		value;
 
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			etup = hnsw_get_element(BufferGetPage(buf), ItemPointerGetOffsetNumber(&nbrs[i]));
+			etup = hnsw_get_element(info->index, BufferGetPage(buf), ItemPointerGetOffsetNumber(&nbrs[i]), info->m);
 			if (etup == NULL)
 			{
 				UnlockReleaseBuffer(buf);
@@ -414,7 +414,7 @@ add_backlink(HnswIndexInfo *info, HnswCandidate *nbr, int layer, ItemPointer new
 	/* look at the list first */
 	buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(&nbr->tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	etup = hnsw_get_element(BufferGetPage(buf), ItemPointerGetOffsetNumber(&nbr->tid));
+	etup = hnsw_get_element(info->index, BufferGetPage(buf), ItemPointerGetOffsetNumber(&nbr->tid), info->m);
 	if (etup == NULL || etup->level < layer)
 	{
 		UnlockReleaseBuffer(buf);
@@ -435,7 +435,7 @@ add_backlink(HnswIndexInfo *info, HnswCandidate *nbr, int layer, ItemPointer new
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	hnsw_write_begin(&w, info);
 	page = hnsw_write_page(&w, buf, false);
-	etup = hnsw_get_element(page, ItemPointerGetOffsetNumber(&nbr->tid));
+	etup = hnsw_get_element(info->index, page, ItemPointerGetOffsetNumber(&nbr->tid), info->m);
 	if (etup == NULL)
 		hnsw_write_abort(&w);
 	else if (sel != NIL && HnswCounts(etup)[layer] == n &&
@@ -475,7 +475,7 @@ add_heaptid(HnswIndexInfo *info, HnswCandidate *c, ItemPointer heaptid)
 
 	buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(&c->tid));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	etup = hnsw_get_element(BufferGetPage(buf), ItemPointerGetOffsetNumber(&c->tid));
+	etup = hnsw_get_element(info->index, BufferGetPage(buf), ItemPointerGetOffsetNumber(&c->tid), info->m);
 	if (etup != NULL && !(etup->flags & HNSW_ELEMENT_DELETED) && etup->ntids < HNSW_HEAPTIDS)
 	{
 		HnswWrite	w;
@@ -483,7 +483,7 @@ add_heaptid(HnswIndexInfo *info, HnswCandidate *c, ItemPointer heaptid)
 
 		hnsw_write_begin(&w, info);
 		page = hnsw_write_page(&w, buf, false);
-		etup = hnsw_get_element(page, ItemPointerGetOffsetNumber(&c->tid));
+		etup = hnsw_get_element(info->index, page, ItemPointerGetOffsetNumber(&c->tid), info->m);
 		etup->heaptids[etup->ntids++] = *heaptid;
 		hnsw_write_finish(&w);
 		done = true;

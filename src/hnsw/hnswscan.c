@@ -174,7 +174,7 @@ next_null_tid(IndexScanDesc scan, HnswScanOpaque so)
 												   MaxHeapTuplesPerPage * HNSW_HEAPTIDS);
 			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
 			{
-				HnswElementTuple etup = hnsw_get_element(page, off);
+				HnswElementTuple etup = hnsw_get_element(index, page, off, so->info.m);
 
 				if (etup == NULL || (etup->flags & HNSW_ELEMENT_DELETED))
 					continue;

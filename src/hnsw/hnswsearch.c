@@ -225,7 +225,7 @@ read_element_buf(HnswSearch *s, ItemPointer tid, Buffer buf, bool force)
 	if (!BufferIsValid(buf))
 		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	etup = hnsw_get_element(BufferGetPage(buf), ItemPointerGetOffsetNumber(tid));
+	etup = hnsw_get_element(index, BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), m);
 	if (etup != NULL && etup->level >= s->layer)
 	{
 		Datum		value = hnsw_load_value(index, etup, m);

@@ -146,12 +146,15 @@ hnsw_read_meta(Relation index, HnswMetaPageData *meta)
 
 /*
  * The element at (page, off), or NULL if the slot holds none (a link may
- * point at a slot VACUUM has freed: readers treat it as absent).
+ * point at a slot VACUUM has freed: readers treat it as absent).  A tuple
+ * whose header does not add up is corruption: an ERROR, never a wild read.
  */
 HnswElementTuple
-hnsw_get_element(Page page, OffsetNumber off)
+hnsw_get_element(Relation index, Page page, OffsetNumber off, int m)
 {
 	ItemId		iid;
+	HnswElementTuple etup;
+	Size		len;
 
 	if (HnswPageGetOpaque(page)->type != HNSW_PAGE_ELEMENT ||
 		off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
@@ -159,7 +162,26 @@ hnsw_get_element(Page page, OffsetNumber off)
 	iid = PageGetItemId(page, off);
 	if (!ItemIdIsNormal(iid))
 		return NULL;
-	return (HnswElementTuple) PageGetItem(page, iid);
+	etup = (HnswElementTuple) PageGetItem(page, iid);
+	len = ItemIdGetLength(iid);
+	if (len < MAXALIGN(sizeof(HnswElementTupleData)) ||
+		etup->level > HNSW_MAX_LEVEL ||
+		etup->ntids > HNSW_HEAPTIDS ||
+		len < hnsw_tuple_header_size(etup->level, m) +
+		((etup->flags & HNSW_ELEMENT_OVERFLOW) ? sizeof(BlockNumber) : etup->vecsize))
+		goto corrupt;
+	for (int l = 0; l <= etup->level; l++)
+		if (HnswCounts(etup)[l] > hnsw_layer_slots(l, m))
+			goto corrupt;
+	return etup;
+
+corrupt:
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("hnsw index \"%s\" has a corrupt element at offset %u",
+					RelationGetRelationName(index), off),
+			 errhint("REINDEX the index.")));
+	return NULL;				/* keep compiler quiet */
 }
 
 /*

@@ -97,7 +97,7 @@ remove_dead_tids(VacState *vs, IndexBulkDeleteResult *stats,
 		}
 		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
 		{
-			HnswElementTuple etup = hnsw_get_element(page, off);
+			HnswElementTuple etup = hnsw_get_element(vs->info.index, page, off, vs->info.m);
 			ItemPointerData tid;
 			int			keep = 0;
 			int			ndead = 0;
@@ -120,7 +120,7 @@ remove_dead_tids(VacState *vs, IndexBulkDeleteResult *stats,
 					hnsw_write_begin(&w, &vs->info);
 					page = hnsw_write_page(&w, buf, false);
 					writing = true;
-					etup = hnsw_get_element(page, off);
+					etup = hnsw_get_element(vs->info.index, page, off, vs->info.m);
 				}
 				for (int i = 0; i < etup->ntids; i++)
 					if (!callback(&etup->heaptids[i], callback_state))
@@ -201,7 +201,7 @@ unlink_deleted(VacState *vs)
 		}
 		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
 		{
-			HnswElementTuple etup = hnsw_get_element(page, off);
+			HnswElementTuple etup = hnsw_get_element(vs->info.index, page, off, vs->info.m);
 			bool		lost = false;
 			ItemPointerData tid;
 
@@ -222,7 +222,7 @@ unlink_deleted(VacState *vs)
 				hnsw_write_begin(&w, &vs->info);
 				page = hnsw_write_page(&w, buf, false);
 				writing = true;
-				etup = hnsw_get_element(page, off);
+				etup = hnsw_get_element(vs->info.index, page, off, vs->info.m);
 			}
 			for (int l = 0; l <= etup->level; l++)
 			{
@@ -271,7 +271,7 @@ repair_element(VacState *vs, ItemPointer tid, MemoryContext tmp)
 	/* copy the value out, then search with no lock held */
 	buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	etup = hnsw_get_element(BufferGetPage(buf), ItemPointerGetOffsetNumber(tid));
+	etup = hnsw_get_element(vs->info.index, BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), vs->info.m);
 	if (etup == NULL || (etup->flags & HNSW_ELEMENT_DELETED))
 	{
 		UnlockReleaseBuffer(buf);
@@ -312,7 +312,7 @@ repair_element(VacState *vs, ItemPointer tid, MemoryContext tmp)
 
 	/* merge: fill free slots with new neighbours not already linked */
 	buf = read_page(vs, ItemPointerGetBlockNumber(tid));
-	etup = hnsw_get_element(BufferGetPage(buf), ItemPointerGetOffsetNumber(tid));
+	etup = hnsw_get_element(vs->info.index, BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), vs->info.m);
 	if (etup != NULL && !(etup->flags & HNSW_ELEMENT_DELETED))
 	{
 		HnswWrite	w;
@@ -320,7 +320,7 @@ repair_element(VacState *vs, ItemPointer tid, MemoryContext tmp)
 
 		hnsw_write_begin(&w, info);
 		page = hnsw_write_page(&w, buf, false);
-		etup = hnsw_get_element(page, ItemPointerGetOffsetNumber(tid));
+		etup = hnsw_get_element(vs->info.index, page, ItemPointerGetOffsetNumber(tid), vs->info.m);
 		for (int l = 0; l <= Min(level, HNSW_MAX_LEVEL); l++)
 		{
 			int			start = hnsw_layer_start(l, m);
@@ -403,7 +403,7 @@ free_deleted(VacState *vs, IndexBulkDeleteResult *stats)
 		for (; i < vs->ndeleted && ItemPointerGetBlockNumber(&vs->deleted[i]) == blk; i++)
 		{
 			OffsetNumber off = ItemPointerGetOffsetNumber(&vs->deleted[i]);
-			HnswElementTuple etup = hnsw_get_element(page, off);
+			HnswElementTuple etup = hnsw_get_element(vs->info.index, page, off, vs->info.m);
 
 			if (etup == NULL || !(etup->flags & HNSW_ELEMENT_DELETED))
 				continue;
