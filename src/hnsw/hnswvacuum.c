@@ -99,6 +99,7 @@ remove_dead_tids(VacState *vs, IndexBulkDeleteResult *stats,
 		{
 			HnswElementTuple etup = hnsw_get_element(vs->info.index, page, off, vs->info.m);
 			ItemPointerData tid;
+			bool		dead[HNSW_HEAPTIDS];
 			int			keep = 0;
 			int			ndead = 0;
 
@@ -111,7 +112,7 @@ remove_dead_tids(VacState *vs, IndexBulkDeleteResult *stats,
 				continue;
 			}
 			for (int i = 0; i < etup->ntids; i++)
-				if (callback(&etup->heaptids[i], callback_state))
+				if ((dead[i] = callback(&etup->heaptids[i], callback_state)))
 					ndead++;
 			if (ndead > 0)
 			{
@@ -123,7 +124,7 @@ remove_dead_tids(VacState *vs, IndexBulkDeleteResult *stats,
 					etup = hnsw_get_element(vs->info.index, page, off, vs->info.m);
 				}
 				for (int i = 0; i < etup->ntids; i++)
-					if (!callback(&etup->heaptids[i], callback_state))
+					if (!dead[i])
 						etup->heaptids[keep++] = etup->heaptids[i];
 				etup->ntids = keep;
 				stats->tuples_removed += ndead;
