@@ -245,6 +245,10 @@ extern bool hnsw_link(HnswElementTuple etup, int m, int layer, ItemPointer newti
 
 /* insert (hnswinsert.c) */
 extern bool hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid);
+extern List *hnsw_load_candidates(HnswIndexInfo *info, ItemPointer tids, float4 *dists,
+								   int n, Datum from);
+extern int	hnsw_candidate_cmp(const ListCell *a, const ListCell *b);
+extern void hnsw_write_list(HnswElementTuple etup, int m, int layer, List *sel);
 extern List *hnsw_select_neighbors(HnswIndexInfo *info, List *cands, int max,
 								   bool keep_pruned);
 

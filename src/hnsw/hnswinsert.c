@@ -263,11 +263,13 @@ hnsw_link(HnswElementTuple etup, int m, int layer, ItemPointer newtid, float4 di
 }
 
 /*
- * The values behind a full neighbour list, as candidates for re-selection.
- * Disk: each read under its own share lock and copied; memory: in place.
+ * Candidates for a neighbour list: the elements at `tids`, with their values
+ * and their distances to the list's owner (`dists`, or computed from `from`
+ * when dists is NULL).  Elements that are gone are left out.  Disk: each
+ * read under its own share lock and copied; memory: in place.
  */
-static List *
-list_candidates(HnswIndexInfo *info, ItemPointer nbrs, float4 *dists, int n)
+List *
+hnsw_load_candidates(HnswIndexInfo *info, ItemPointer tids, float4 *dists, int n, Datum from)
 {
 	List	   *cands = NIL;
 
@@ -276,21 +278,21 @@ list_candidates(HnswIndexInfo *info, ItemPointer nbrs, float4 *dists, int n)
 		HnswCandidate *c = palloc0(sizeof(HnswCandidate));
 		HnswElementTuple etup;
 
-		c->tid = nbrs[i];
-		c->dist = dists[i];
+		c->tid = tids[i];
 		if (info->mem != NULL)
 		{
-			etup = hnsw_mem_element(info->mem, &nbrs[i], &c->value);
+			etup = hnsw_mem_element(info->mem, &tids[i], &c->value);
 			if (etup == NULL)
 				continue;
 		}
 		else
 		{
-			Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(&nbrs[i]));
+			Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(&tids[i]));
 			Datum		value;
 
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			etup = hnsw_get_element(info->index, BufferGetPage(buf), ItemPointerGetOffsetNumber(&nbrs[i]), info->m);
+			etup = hnsw_get_element(info->index, BufferGetPage(buf),
+									ItemPointerGetOffsetNumber(&tids[i]), info->m);
 			if (etup == NULL)
 			{
 				UnlockReleaseBuffer(buf);
@@ -308,13 +310,14 @@ list_candidates(HnswIndexInfo *info, ItemPointer nbrs, float4 *dists, int n)
 			UnlockReleaseBuffer(buf);
 		}
 		c->deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;
+		c->dist = dists ? dists[i] : hnsw_distance(info, from, c->value);
 		cands = lappend(cands, c);
 	}
 	return cands;
 }
 
-static int
-candidate_cmp(const ListCell *a, const ListCell *b)
+int
+hnsw_candidate_cmp(const ListCell *a, const ListCell *b)
 {
 	double		da = ((HnswCandidate *) lfirst(a))->dist;
 	double		db = ((HnswCandidate *) lfirst(b))->dist;
@@ -333,12 +336,12 @@ static List *
 reselect(HnswIndexInfo *info, ItemPointer nbrs, float4 *dists, int n, int slots,
 		 HnswCandidate *newc)
 {
-	List	   *cands = list_candidates(info, nbrs, dists, n);
+	List	   *cands = hnsw_load_candidates(info, nbrs, dists, n, (Datum) 0);
 	List	   *sel;
 	ListCell   *lc;
 
 	cands = lappend(cands, newc);
-	list_sort(cands, candidate_cmp);
+	list_sort(cands, hnsw_candidate_cmp);
 	sel = hnsw_select_neighbors(info, cands, slots, false);
 	foreach(lc, sel)
 		if (lfirst(lc) == newc)
@@ -346,8 +349,8 @@ reselect(HnswIndexInfo *info, ItemPointer nbrs, float4 *dists, int n, int slots,
 	return NIL;
 }
 
-static void
-write_list(HnswElementTuple etup, int m, int layer, List *sel)
+void
+hnsw_write_list(HnswElementTuple etup, int m, int layer, List *sel)
 {
 	int			start = hnsw_layer_start(layer, m);
 	ItemPointer nbrs = HnswNeighbors(etup, m) + start;
@@ -407,7 +410,7 @@ add_backlink(HnswIndexInfo *info, HnswCandidate *nbr, int layer, ItemPointer new
 			hnsw_link(etup, m, layer, newtid, (float4) nbr->dist);
 		else if ((sel = reselect(info, HnswNeighbors(etup, m) + start,
 								 HnswNeighborDists(etup, m) + start, n, slots, newc)) != NIL)
-			write_list(etup, m, layer, sel);
+			hnsw_write_list(etup, m, layer, sel);
 		return;
 	}
 
@@ -441,7 +444,7 @@ add_backlink(HnswIndexInfo *info, HnswCandidate *nbr, int layer, ItemPointer new
 	else if (sel != NIL && HnswCounts(etup)[layer] == n &&
 			 memcmp(HnswNeighbors(etup, m) + start, oldnbrs, sizeof(ItemPointerData) * n) == 0)
 	{
-		write_list(etup, m, layer, sel);
+		hnsw_write_list(etup, m, layer, sel);
 		hnsw_write_finish(&w);
 	}
 	else if (hnsw_link(etup, m, layer, newtid, (float4) nbr->dist))

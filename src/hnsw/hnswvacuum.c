@@ -5,8 +5,8 @@
  *   1. drop dead heap TIDs; an element left with none is marked deleted
  *      (scans still walk through it but never return it);
  *   2. move the entry point off a deleted element, unlink deleted elements
- *      from every neighbour list, and give each element that lost links new
- *      ones found by a fresh search (so recall does not decay with churn);
+ *      from every neighbour list, and relink each element that lost links
+ *      from its neighbourhood (so recall does not decay with churn);
  *   3. free the deleted elements' space (their line pointers stay, unused,
  *      so other TIDs do not move) and recycle their overflow pages via the
  *      free space map.
@@ -26,6 +26,20 @@
 
 #include "hnsw.h"
 
+/* a link pass 2 removed: to a deleted element, on one layer */
+typedef struct LostLink
+{
+	ItemPointerData tid;
+	int			layer;
+} LostLink;
+
+typedef struct RepairItem
+{
+	ItemPointerData tid;
+	int			first;			/* its lost links in VacState.lost */
+	int			nlost;
+} RepairItem;
+
 typedef struct VacState
 {
 	IndexVacuumInfo *vinfo;
@@ -35,9 +49,12 @@ typedef struct VacState
 	int			maxdeleted;
 	ItemPointerData best;		/* highest live element: entry point fallback */
 	int			best_level;
-	ItemPointerData *repair;	/* elements that lost links in pass 2 */
+	RepairItem *repair;			/* elements that lost links in pass 2 */
 	int			nrepair;
 	int			maxrepair;
+	LostLink   *lost;			/* the links they lost, repair[i].first.. */
+	int			nlost;
+	int			maxlost;
 } VacState;
 
 static void
@@ -225,6 +242,15 @@ unlink_deleted(VacState *vs)
 				writing = true;
 				etup = hnsw_get_element(vs->info.index, page, off, vs->info.m);
 			}
+			if (vs->nrepair == vs->maxrepair)
+			{
+				vs->maxrepair = Max(64, vs->maxrepair * 2);
+				vs->repair = vs->repair ? repalloc(vs->repair, sizeof(RepairItem) * vs->maxrepair)
+					: palloc(sizeof(RepairItem) * vs->maxrepair);
+			}
+			ItemPointerSet(&tid, blk, off);
+			vs->repair[vs->nrepair].tid = tid;
+			vs->repair[vs->nrepair].first = vs->nlost;
 			for (int l = 0; l <= etup->level; l++)
 			{
 				int			start = hnsw_layer_start(l, m);
@@ -233,16 +259,28 @@ unlink_deleted(VacState *vs)
 				int			keep = 0;
 
 				for (int i = 0; i < HnswCounts(etup)[l]; i++)
+				{
 					if (!is_deleted(vs, &nbrs[i]))
 					{
 						nbrs[keep] = nbrs[i];
 						dists[keep] = dists[i];
 						keep++;
+						continue;
 					}
+					if (vs->nlost == vs->maxlost)
+					{
+						vs->maxlost = Max(256, vs->maxlost * 2);
+						vs->lost = vs->lost ? repalloc(vs->lost, sizeof(LostLink) * vs->maxlost)
+							: palloc(sizeof(LostLink) * vs->maxlost);
+					}
+					vs->lost[vs->nlost].tid = nbrs[i];
+					vs->lost[vs->nlost].layer = l;
+					vs->nlost++;
+				}
 				HnswCounts(etup)[l] = keep;
 			}
-			ItemPointerSet(&tid, blk, off);
-			push_tid(&vs->repair, &vs->nrepair, &vs->maxrepair, &tid);
+			vs->repair[vs->nrepair].nlost = vs->nlost - vs->repair[vs->nrepair].first;
+			vs->nrepair++;
 		}
 		if (writing)
 			hnsw_write_finish(&w);
@@ -250,36 +288,59 @@ unlink_deleted(VacState *vs)
 	}
 }
 
+/* Add tid to the candidate list unless it is there, deleted, or `self`. */
+static void
+add_unique(VacState *vs, ItemPointerData *tids, int *n, ItemPointer tid, ItemPointer self)
+{
+	if (ItemPointerEquals(tid, self) || is_deleted(vs, tid))
+		return;
+	for (int i = 0; i < *n; i++)
+		if (ItemPointerEquals(&tids[i], tid))
+			return;
+	tids[(*n)++] = *tid;
+}
+
 /*
- * Pass 2c: search the graph for an element that lost links and give it the
- * best new neighbours not yet linked, on every layer it lives on.
+ * Pass 2c: relink an element that lost links.  Its new neighbours on each
+ * layer are chosen, with the insert heuristic, among its remaining ones and
+ * the neighbours of the deleted elements it was linked to: the graph around
+ * a deleted element is repaired locally, reading a few dozen elements
+ * instead of searching the whole graph again.  The result is written only if
+ * the element's lists did not change meanwhile (a concurrent insert may have
+ * linked it); otherwise the new links just fill its free slots.
  */
 static void
-repair_element(VacState *vs, ItemPointer tid, MemoryContext tmp)
+repair_element(VacState *vs, RepairItem *ri, MemoryContext tmp)
 {
 	HnswIndexInfo *info = &vs->info;
 	int			m = info->m;
+	ItemPointer tid = &ri->tid;
 	Buffer		buf;
 	HnswElementTuple etup;
 	Datum		value;
-	int			level,
-				entry_level;
-	HnswSearch *s;
-	List	   *ep;
+	int			level;
+	uint16		counts[HNSW_MAX_LEVEL + 1];
+	ItemPointerData *lists;
+	int			nslots;
 	List	   *layers[HNSW_MAX_LEVEL + 1] = {0};
 	MemoryContext old = MemoryContextSwitchTo(tmp);
 
-	/* copy the value out, then search with no lock held */
+	/* copy the element's value and lists, then work with no lock held */
 	buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	etup = hnsw_get_element(vs->info.index, BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), vs->info.m);
+	etup = hnsw_get_element(info->index, BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), m);
 	if (etup == NULL || (etup->flags & HNSW_ELEMENT_DELETED))
 	{
 		UnlockReleaseBuffer(buf);
 		MemoryContextSwitchTo(old);
+		MemoryContextReset(tmp);
 		return;
 	}
 	level = etup->level;
+	nslots = hnsw_slots(level, m);
+	memcpy(counts, HnswCounts(etup), sizeof(uint16) * (level + 1));
+	lists = palloc(sizeof(ItemPointerData) * nslots);
+	memcpy(lists, HnswNeighbors(etup, m), sizeof(ItemPointerData) * nslots);
 	value = hnsw_load_value(info->index, etup, m);
 	if (DatumGetPointer(value) == HnswValuePtr(etup, m))
 	{
@@ -290,61 +351,70 @@ repair_element(VacState *vs, ItemPointer tid, MemoryContext tmp)
 	}
 	UnlockReleaseBuffer(buf);
 
-	s = hnsw_search_begin(info, value, true);
-	ep = hnsw_search_entry(s, &entry_level);
-	for (int l = entry_level; l > level && ep != NIL; l--)
-		ep = hnsw_search_layer(s, ep, 1, l);
-	for (int l = Min(level, entry_level); l >= 0 && ep != NIL; l--)
+	for (int l = 0; l <= level; l++)
 	{
-		List	   *w = hnsw_search_layer(s, ep, info->ef_construction, l);
-		List	   *cands = NIL;
-		ListCell   *lc;
+		int			slots = hnsw_layer_slots(l, m);
+		int			cap = slots * (ri->nlost + 1);
+		ItemPointerData *cand = palloc(sizeof(ItemPointerData) * cap);
+		int			n = 0;
+		List	   *cands;
 
-		foreach(lc, w)
+		for (int i = 0; i < counts[l]; i++)
+			add_unique(vs, cand, &n, &lists[hnsw_layer_start(l, m) + i], tid);
+		/* the deleted element is still on disk until pass 3: read its links */
+		for (int j = ri->first; j < ri->first + ri->nlost; j++)
 		{
-			HnswCandidate *c = lfirst(lc);
+			Buffer		dbuf;
+			HnswElementTuple dtup;
 
-			if (!ItemPointerEquals(&c->tid, tid) && !is_deleted(vs, &c->tid))
-				cands = lappend(cands, c);
+			if (vs->lost[j].layer != l)
+				continue;
+			dbuf = ReadBuffer(info->index, ItemPointerGetBlockNumber(&vs->lost[j].tid));
+			LockBuffer(dbuf, BUFFER_LOCK_SHARE);
+			dtup = hnsw_get_element(info->index, BufferGetPage(dbuf),
+									ItemPointerGetOffsetNumber(&vs->lost[j].tid), m);
+			if (dtup != NULL && dtup->level >= l)
+			{
+				ItemPointer dn = HnswNeighbors(dtup, m) + hnsw_layer_start(l, m);
+
+				for (int i = 0; i < HnswCounts(dtup)[l] && n < cap; i++)
+					add_unique(vs, cand, &n, &dn[i], tid);
+			}
+			UnlockReleaseBuffer(dbuf);
 		}
-		layers[l] = hnsw_select_neighbors(info, cands, hnsw_layer_slots(l, m), true);
-		ep = w;
+		cands = hnsw_load_candidates(info, cand, NULL, n, value);
+		list_sort(cands, hnsw_candidate_cmp);
+		layers[l] = hnsw_select_neighbors(info, cands, slots, true);
 	}
 
-	/* merge: fill free slots with new neighbours not already linked */
+	/* write: the new lists if nothing changed meanwhile, else fill free slots */
 	buf = read_page(vs, ItemPointerGetBlockNumber(tid));
-	etup = hnsw_get_element(vs->info.index, BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), vs->info.m);
-	if (etup != NULL && !(etup->flags & HNSW_ELEMENT_DELETED))
+	etup = hnsw_get_element(info->index, BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), m);
+	if (etup != NULL && !(etup->flags & HNSW_ELEMENT_DELETED) && etup->level == level)
 	{
+		bool		unchanged = memcmp(HnswCounts(etup), counts, sizeof(uint16) * (level + 1)) == 0 &&
+			memcmp(HnswNeighbors(etup, m), lists, sizeof(ItemPointerData) * nslots) == 0;
 		HnswWrite	w;
 		Page		page;
 
 		hnsw_write_begin(&w, info);
 		page = hnsw_write_page(&w, buf, false);
-		etup = hnsw_get_element(vs->info.index, page, ItemPointerGetOffsetNumber(tid), vs->info.m);
-		for (int l = 0; l <= Min(level, HNSW_MAX_LEVEL); l++)
+		etup = hnsw_get_element(info->index, page, ItemPointerGetOffsetNumber(tid), m);
+		for (int l = 0; l <= level; l++)
 		{
-			int			start = hnsw_layer_start(l, m);
-			int			slots = hnsw_layer_slots(l, m);
-			ItemPointer nbrs = HnswNeighbors(etup, m) + start;
-			float4	   *dists = HnswNeighborDists(etup, m) + start;
 			ListCell   *lc;
 
+			if (unchanged)
+			{
+				hnsw_write_list(etup, m, l, layers[l]);
+				continue;
+			}
 			foreach(lc, layers[l])
 			{
 				HnswCandidate *c = lfirst(lc);
-				int			n = HnswCounts(etup)[l];
-				bool		present = false;
 
-				if (n >= slots)
-					break;
-				for (int i = 0; i < n && !present; i++)
-					present = ItemPointerEquals(&nbrs[i], &c->tid);
-				if (present)
-					continue;
-				nbrs[n] = c->tid;
-				dists[n] = (float4) c->dist;
-				HnswCounts(etup)[l] = n + 1;
+				if (HnswCounts(etup)[l] < hnsw_layer_slots(l, m))
+					hnsw_link(etup, m, l, &c->tid, (float4) c->dist);
 			}
 		}
 		hnsw_write_finish(&w);
