@@ -201,14 +201,14 @@ extract_item(HnswSearch *s, ItemPointer tid, HnswElementTuple etup, Datum value,
 /*
  * Read the element at tid: its distance to the query, heap TIDs and (see
  * extract_item) its neighbours on the current layer.  NULL if the slot holds
- * no element on this layer.  `buf` is the element's page, pinned by the
- * caller (or InvalidBuffer); this unpins it.
+ * no element on this layer.
  */
 static SearchItem *
-read_element_buf(HnswSearch *s, ItemPointer tid, Buffer buf, bool force)
+read_element(HnswSearch *s, ItemPointer tid, bool force)
 {
 	Relation	index = s->info->index;
 	int			m = s->info->m;
+	Buffer		buf;
 	HnswElementTuple etup;
 	SearchItem *it = NULL;
 
@@ -222,8 +222,7 @@ read_element_buf(HnswSearch *s, ItemPointer tid, Buffer buf, bool force)
 		return (etup && etup->level >= s->layer) ? extract_item(s, tid, etup, value, force) : NULL;
 	}
 
-	if (!BufferIsValid(buf))
-		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
+	buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	etup = hnsw_get_element(index, BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), m);
 	if (etup != NULL && etup->level >= s->layer)
@@ -248,32 +247,6 @@ read_element_buf(HnswSearch *s, ItemPointer tid, Buffer buf, bool force)
 	}
 	UnlockReleaseBuffer(buf);
 	return it;
-}
-
-static SearchItem *
-read_element(HnswSearch *s, ItemPointer tid, bool force)
-{
-	return read_element_buf(s, tid, InvalidBuffer, force);
-}
-
-/*
- * Pin the pages of the neighbours about to be read and prefetch their line
- * pointers, so that the cache misses of a whole neighbour list overlap
- * instead of coming one after another.
- */
-static void
-pin_neighbors(HnswSearch *s, ItemPointer tids, Buffer *bufs, int n)
-{
-	for (int i = 0; i < n; i++)
-	{
-		bufs[i] = InvalidBuffer;
-		if (s->info->mem != NULL)
-			continue;
-		bufs[i] = ReadBuffer(s->info->index, ItemPointerGetBlockNumber(&tids[i]));
-		__builtin_prefetch((char *) BufferGetPage(bufs[i]) +
-						   SizeOfPageHeaderData +
-						   (ItemPointerGetOffsetNumber(&tids[i]) - 1) * sizeof(ItemIdData));
-	}
 }
 
 /* The neighbour list of an element admitted after it was read. */
@@ -378,7 +351,6 @@ bool
 hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 {
 	ItemPointerData todo[2 * HNSW_MAX_M];
-	Buffer		bufs[2 * HNSW_MAX_M];
 	int			nnew;
 
 	if (ef > s->ef)
@@ -418,7 +390,7 @@ hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 		if (c->nnbrs < 0)
 			fetch_neighbors(s, c);
 
-		/* the neighbours not seen yet, their pages pinned together */
+		/* the neighbours not seen yet */
 		nnew = 0;
 		for (int i = 0; i < c->nnbrs; i++)
 		{
@@ -428,10 +400,9 @@ hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 			if (!found)
 				todo[nnew++] = c->nbrs[i];
 		}
-		pin_neighbors(s, todo, bufs, nnew);
 		for (int i = 0; i < nnew; i++)
 		{
-			SearchItem *it = read_element_buf(s, &todo[i], bufs[i], false);
+			SearchItem *it = read_element(s, &todo[i], false);
 
 			if (it == NULL)
 				continue;
