@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "access/amapi.h"
+#include "access/genam.h"
 #include "access/reloptions.h"
 #include "commands/progress.h"
 #include "commands/vacuum.h"
@@ -113,6 +114,18 @@ hnsw_build_options(Relation index, int *m, int *ef_construction)
  * random_page_cost beyond.  Each element read costs one distance call.
  * Without ORDER BY the index is useless.
  */
+/* the index's m, from its options (no lock: the planner holds one) */
+static int
+index_m(Oid indexoid)
+{
+	Relation	index = index_open(indexoid, NoLock);
+	HnswOptions *opts = (HnswOptions *) index->rd_options;
+	int			m = opts ? opts->m : HNSW_DEFAULT_M;
+
+	index_close(index, NoLock);
+	return m;
+}
+
 static void
 hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 				 Cost *indexStartupCost, Cost *indexTotalCost,
@@ -143,7 +156,7 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	pages = Max(costs.numIndexPages, 1.0);
 	page_cost = pages <= effective_cache_size ? seq_page_cost : random_page_cost;
 	per_tuple = cpu_index_tuple_cost + cpu_operator_cost;
-	visited = Min(ntuples, (double) hnsw_ef_search * HNSW_DEFAULT_M);
+	visited = Min(ntuples, (double) hnsw_ef_search * index_m(path->indexinfo->indexoid));
 
 	*indexTotalCost = pages * page_cost + ntuples * per_tuple;
 	*indexStartupCost = *indexTotalCost * (visited / ntuples);
