@@ -96,28 +96,7 @@ SELECT pg_temp.sqlerr($$SELECT sum(v) FROM (VALUES ('[3e38]'::vector), ('[1e38]'
 --
 -- binary input (recv) through COPY: a hand-made one-row file per payload
 --
-CREATE FUNCTION pg_temp.recv(payload bytea, typ text DEFAULT 'vector') RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	f text := current_setting('data_directory') || '/embed_regress_recv.bin';
-	lo oid;
-	r text;
-BEGIN
-	-- signature, flags, header extension length, 1 field, its length, bytes, trailer
-	lo := lo_from_bytea(0, '\x5047434f50590aff0d0a00'::bytea || '\x0000000000000000'::bytea
-		|| '\x0001'::bytea || int4send(length(payload)) || payload || '\xffff'::bytea);
-	PERFORM lo_export(lo, f);
-	PERFORM lo_unlink(lo);
-	EXECUTE format('CREATE TEMP TABLE recv_t (v %s)', typ);
-	BEGIN
-		EXECUTE format('COPY recv_t FROM %L (FORMAT binary)', f);
-		SELECT v::text INTO r FROM recv_t;
-	EXCEPTION WHEN OTHERS THEN
-		r := SQLSTATE || ': ' || SQLERRM;
-	END;
-	DROP TABLE recv_t;
-	RETURN r;
-END $$;
+\i sql/include/recv.sql
 SELECT what, pg_temp.recv(payload, typ) AS result
 FROM (VALUES
 	('ok', '\x000200003f80000040000000'::bytea, 'vector'),
