@@ -92,79 +92,110 @@ read_page(VacState *vs, BlockNumber blk)
 	return buf;
 }
 
-/* Pass 1: dead heap TIDs out; elements with none left are marked deleted. */
+/* One element page, locked exclusively; its WAL record starts at the first change. */
+typedef struct PageVisit
+{
+	VacState   *vs;
+	Buffer		buf;
+	Page		page;			/* the buffer's page, or its WAL copy once writing */
+	HnswWrite	w;
+	bool		writing;
+} PageVisit;
+
+/* The element at off, to be changed: from now on the page's WAL copy. */
+static HnswElementTuple
+writable_element(PageVisit *pv, OffsetNumber off)
+{
+	if (!pv->writing)
+	{
+		hnsw_write_begin(&pv->w, &pv->vs->info);
+		pv->page = hnsw_write_page(&pv->w, pv->buf, false);
+		pv->writing = true;
+	}
+	return hnsw_get_element(pv->vs->info.index, pv->page, off, pv->vs->info.m);
+}
+
+typedef void (*ElementVisitor) (PageVisit *pv, OffsetNumber off, HnswElementTuple etup,
+								void *arg);
+
+/* Call visit for every element, page by page, one page locked at a time. */
 static void
-remove_dead_tids(VacState *vs, IndexBulkDeleteResult *stats,
-				 IndexBulkDeleteCallback callback, void *callback_state)
+for_each_element(VacState *vs, ElementVisitor visit, void *arg)
 {
 	BlockNumber nblocks = RelationGetNumberOfBlocks(vs->info.index);
 
 	for (BlockNumber blk = HNSW_METAPAGE_BLKNO + 1; blk < nblocks; blk++)
 	{
-		Buffer		buf = read_page(vs, blk);
-		Page		page = BufferGetPage(buf);
-		HnswWrite	w;
-		bool		writing = false;
+		PageVisit	pv = {0};
 
+		pv.vs = vs;
+		pv.buf = read_page(vs, blk);
+		pv.page = BufferGetPage(pv.buf);
 		hnsw_vacuum_delay();
-		if (HnswPageGetOpaque(page)->type != HNSW_PAGE_ELEMENT)
+		if (HnswPageGetOpaque(pv.page)->type == HNSW_PAGE_ELEMENT)
 		{
-			UnlockReleaseBuffer(buf);
-			continue;
-		}
-		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
-		{
-			HnswElementTuple etup = hnsw_get_element(vs->info.index, page, off, vs->info.m);
-			ItemPointerData tid;
-			bool		dead[HNSW_HEAPTIDS];
-			int			keep = 0;
-			int			ndead = 0;
+			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(pv.page); off++)
+			{
+				HnswElementTuple etup = hnsw_get_element(vs->info.index, pv.page, off, vs->info.m);
 
-			if (etup == NULL)
-				continue;
-			ItemPointerSet(&tid, blk, off);
-			if (etup->flags & HNSW_ELEMENT_DELETED)
-			{
-				push_tid(&vs->deleted, &vs->ndeleted, &vs->maxdeleted, &tid);
-				continue;
-			}
-			for (int i = 0; i < etup->ntids; i++)
-				if ((dead[i] = callback(&etup->heaptids[i], callback_state)))
-					ndead++;
-			if (ndead > 0)
-			{
-				if (!writing)
-				{
-					hnsw_write_begin(&w, &vs->info);
-					page = hnsw_write_page(&w, buf, false);
-					writing = true;
-					etup = hnsw_get_element(vs->info.index, page, off, vs->info.m);
-				}
-				for (int i = 0; i < etup->ntids; i++)
-					if (!dead[i])
-						etup->heaptids[keep++] = etup->heaptids[i];
-				etup->ntids = keep;
-				stats->tuples_removed += ndead;
-				if (keep == 0)
-				{
-					etup->flags |= HNSW_ELEMENT_DELETED;
-					push_tid(&vs->deleted, &vs->ndeleted, &vs->maxdeleted, &tid);
-					continue;
-				}
-			}
-			stats->num_index_tuples += etup->ntids;
-			if (etup->level > vs->best_level)
-			{
-				vs->best_level = etup->level;
-				vs->best = tid;
+				if (etup != NULL)
+					visit(&pv, off, etup, arg);
 			}
 		}
-		if (writing)
-			hnsw_write_finish(&w);
-		UnlockReleaseBuffer(buf);
+		if (pv.writing)
+			hnsw_write_finish(&pv.w);
+		UnlockReleaseBuffer(pv.buf);
 	}
-	if (vs->ndeleted > 0)
-		qsort(vs->deleted, vs->ndeleted, sizeof(ItemPointerData), tid_cmp);
+}
+
+typedef struct DeadTidsArg
+{
+	IndexBulkDeleteResult *stats;
+	IndexBulkDeleteCallback callback;
+	void	   *callback_state;
+} DeadTidsArg;
+
+/* Pass 1: dead heap TIDs out; elements with none left are marked deleted. */
+static void
+remove_dead_tids(PageVisit *pv, OffsetNumber off, HnswElementTuple etup, void *arg)
+{
+	DeadTidsArg *a = (DeadTidsArg *) arg;
+	VacState   *vs = pv->vs;
+	ItemPointerData tid;
+	bool		dead[HNSW_HEAPTIDS];
+	int			keep = 0;
+	int			ndead = 0;
+
+	ItemPointerSet(&tid, BufferGetBlockNumber(pv->buf), off);
+	if (etup->flags & HNSW_ELEMENT_DELETED)
+	{
+		push_tid(&vs->deleted, &vs->ndeleted, &vs->maxdeleted, &tid);
+		return;
+	}
+	for (int i = 0; i < etup->ntids; i++)
+		if ((dead[i] = a->callback(&etup->heaptids[i], a->callback_state)))
+			ndead++;
+	if (ndead > 0)
+	{
+		etup = writable_element(pv, off);
+		for (int i = 0; i < etup->ntids; i++)
+			if (!dead[i])
+				etup->heaptids[keep++] = etup->heaptids[i];
+		etup->ntids = keep;
+		a->stats->tuples_removed += ndead;
+		if (keep == 0)
+		{
+			etup->flags |= HNSW_ELEMENT_DELETED;
+			push_tid(&vs->deleted, &vs->ndeleted, &vs->maxdeleted, &tid);
+			return;
+		}
+	}
+	a->stats->num_index_tuples += etup->ntids;
+	if (etup->level > vs->best_level)
+	{
+		vs->best_level = etup->level;
+		vs->best = tid;
+	}
 }
 
 /* Pass 2a: the entry point must be a live element. */
@@ -199,93 +230,65 @@ fix_entry_point(VacState *vs)
 
 /* Pass 2b: unlink deleted elements from every neighbour list. */
 static void
-unlink_deleted(VacState *vs)
+unlink_deleted(PageVisit *pv, OffsetNumber off, HnswElementTuple etup, void *arg)
 {
-	BlockNumber nblocks = RelationGetNumberOfBlocks(vs->info.index);
+	VacState   *vs = pv->vs;
 	int			m = vs->info.m;
+	bool		lost = false;
+	RepairItem *ri;
 
-	for (BlockNumber blk = HNSW_METAPAGE_BLKNO + 1; blk < nblocks; blk++)
+	if (etup->flags & HNSW_ELEMENT_DELETED)
+		return;
+	for (int l = 0; l <= etup->level && !lost; l++)
 	{
-		Buffer		buf = read_page(vs, blk);
-		Page		page = BufferGetPage(buf);
-		HnswWrite	w;
-		bool		writing = false;
+		ItemPointer nbrs = HnswNeighbors(etup, m) + hnsw_layer_start(l, m);
 
-		hnsw_vacuum_delay();
-		if (HnswPageGetOpaque(page)->type != HNSW_PAGE_ELEMENT)
-		{
-			UnlockReleaseBuffer(buf);
-			continue;
-		}
-		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
-		{
-			HnswElementTuple etup = hnsw_get_element(vs->info.index, page, off, vs->info.m);
-			bool		lost = false;
-			ItemPointerData tid;
-
-			if (etup == NULL || (etup->flags & HNSW_ELEMENT_DELETED))
-				continue;
-			for (int l = 0; l <= etup->level && !lost; l++)
-			{
-				ItemPointer nbrs = HnswNeighbors(etup, m) + hnsw_layer_start(l, m);
-
-				for (int i = 0; i < HnswCounts(etup)[l]; i++)
-					if (is_deleted(vs, &nbrs[i]))
-						lost = true;
-			}
-			if (!lost)
-				continue;
-			if (!writing)
-			{
-				hnsw_write_begin(&w, &vs->info);
-				page = hnsw_write_page(&w, buf, false);
-				writing = true;
-				etup = hnsw_get_element(vs->info.index, page, off, vs->info.m);
-			}
-			if (vs->nrepair == vs->maxrepair)
-			{
-				vs->maxrepair = Max(64, vs->maxrepair * 2);
-				vs->repair = vs->repair ? repalloc(vs->repair, sizeof(RepairItem) * vs->maxrepair)
-					: palloc(sizeof(RepairItem) * vs->maxrepair);
-			}
-			ItemPointerSet(&tid, blk, off);
-			vs->repair[vs->nrepair].tid = tid;
-			vs->repair[vs->nrepair].first = vs->nlost;
-			for (int l = 0; l <= etup->level; l++)
-			{
-				int			start = hnsw_layer_start(l, m);
-				ItemPointer nbrs = HnswNeighbors(etup, m) + start;
-				float4	   *dists = HnswNeighborDists(etup, m) + start;
-				int			keep = 0;
-
-				for (int i = 0; i < HnswCounts(etup)[l]; i++)
-				{
-					if (!is_deleted(vs, &nbrs[i]))
-					{
-						nbrs[keep] = nbrs[i];
-						dists[keep] = dists[i];
-						keep++;
-						continue;
-					}
-					if (vs->nlost == vs->maxlost)
-					{
-						vs->maxlost = Max(256, vs->maxlost * 2);
-						vs->lost = vs->lost ? repalloc(vs->lost, sizeof(LostLink) * vs->maxlost)
-							: palloc(sizeof(LostLink) * vs->maxlost);
-					}
-					vs->lost[vs->nlost].tid = nbrs[i];
-					vs->lost[vs->nlost].layer = l;
-					vs->nlost++;
-				}
-				HnswCounts(etup)[l] = keep;
-			}
-			vs->repair[vs->nrepair].nlost = vs->nlost - vs->repair[vs->nrepair].first;
-			vs->nrepair++;
-		}
-		if (writing)
-			hnsw_write_finish(&w);
-		UnlockReleaseBuffer(buf);
+		for (int i = 0; i < HnswCounts(etup)[l]; i++)
+			if (is_deleted(vs, &nbrs[i]))
+				lost = true;
 	}
+	if (!lost)
+		return;
+
+	etup = writable_element(pv, off);
+	if (vs->nrepair == vs->maxrepair)
+	{
+		vs->maxrepair = Max(64, vs->maxrepair * 2);
+		vs->repair = vs->repair ? repalloc(vs->repair, sizeof(RepairItem) * vs->maxrepair)
+			: palloc(sizeof(RepairItem) * vs->maxrepair);
+	}
+	ri = &vs->repair[vs->nrepair++];
+	ItemPointerSet(&ri->tid, BufferGetBlockNumber(pv->buf), off);
+	ri->first = vs->nlost;
+	for (int l = 0; l <= etup->level; l++)
+	{
+		int			start = hnsw_layer_start(l, m);
+		ItemPointer nbrs = HnswNeighbors(etup, m) + start;
+		float4	   *dists = HnswNeighborDists(etup, m) + start;
+		int			keep = 0;
+
+		for (int i = 0; i < HnswCounts(etup)[l]; i++)
+		{
+			if (!is_deleted(vs, &nbrs[i]))
+			{
+				nbrs[keep] = nbrs[i];
+				dists[keep] = dists[i];
+				keep++;
+				continue;
+			}
+			if (vs->nlost == vs->maxlost)
+			{
+				vs->maxlost = Max(256, vs->maxlost * 2);
+				vs->lost = vs->lost ? repalloc(vs->lost, sizeof(LostLink) * vs->maxlost)
+					: palloc(sizeof(LostLink) * vs->maxlost);
+			}
+			vs->lost[vs->nlost].tid = nbrs[i];
+			vs->lost[vs->nlost].layer = l;
+			vs->nlost++;
+		}
+		HnswCounts(etup)[l] = keep;
+	}
+	ri->nlost = vs->nlost - ri->first;
 }
 
 /* Add tid to the candidate list unless it is there, deleted, or `self`. */
@@ -516,6 +519,7 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			   IndexBulkDeleteCallback callback, void *callback_state)
 {
 	VacState	vs;
+	DeadTidsArg dargs;
 	MemoryContext tmp;
 
 	if (stats == NULL)
@@ -525,12 +529,16 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	vs.best_level = -1;
 	hnsw_index_info(&vs.info, info->index, false);
 
-	remove_dead_tids(&vs, stats, callback, callback_state);
+	dargs.stats = stats;
+	dargs.callback = callback;
+	dargs.callback_state = callback_state;
+	for_each_element(&vs, remove_dead_tids, &dargs);
 	if (vs.ndeleted == 0)
 		return stats;
+	qsort(vs.deleted, vs.ndeleted, sizeof(ItemPointerData), tid_cmp);
 
 	fix_entry_point(&vs);
-	unlink_deleted(&vs);
+	for_each_element(&vs, unlink_deleted, NULL);
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "hnsw repair", ALLOCSET_DEFAULT_SIZES);
 	for (int i = 0; i < vs.nrepair; i++)
 	{
