@@ -8,7 +8,10 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
+
+use FindBin;
+use lib $FindBin::RealBin;
+use EmbedTest;
 
 my $root = $ENV{EMBED_ROOT} or die "EMBED_ROOT is not set";
 my $clients = "$root/test/clients";
@@ -26,23 +29,7 @@ $node->safe_psql('postgres', 'CREATE DATABASE clients');
 $node->safe_psql('clients', 'CREATE EXTENSION embed');
 my $user = $node->safe_psql('postgres', 'SELECT current_user');
 
-sub run_node
-{
-	my ($script) = @_;
-	my ($out, $err) = ('', '');
-	local %ENV = (
-		%ENV,
-		PGHOST => $node->host,
-		PGPORT => $node->port,
-		PGUSER => $user,
-		PGDATABASE => "clients");
-	my $ok = IPC::Run::run([ 'node', "$clients/$script" ],
-		'>' => \$out, '2>' => \$err,
-		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-	return ($ok, $out, $err);
-}
-
-my ($ok, $out, $err) = run_node('pgvector_node.mjs');
+my ($ok, $out, $err) = run_node($node, $user, 'clients', 'pgvector_node.mjs');
 ok($ok, 'node client script exits 0') or diag("stdout:\n$out\nstderr:\n$err");
 
 # Every check the script makes must have reported, in order.

@@ -8,10 +8,12 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
+
+use FindBin;
+use lib $FindBin::RealBin;
+use EmbedTest;
 
 my $root = $ENV{EMBED_ROOT} or die "EMBED_ROOT is not set";
-my $clients = "$root/test/clients";
 my $tmp = PostgreSQL::Test::Utils::tempdir;
 
 my $node = PostgreSQL::Test::Cluster->new('recv');
@@ -43,16 +45,7 @@ my $bad_value = qr/^22000$/;
 ##### Bind parameters from node-postgres
 
 {
-	my ($out, $err) = ('', '');
-	local %ENV = (
-		%ENV,
-		PGHOST => $node->host,
-		PGPORT => $node->port,
-		PGUSER => $user,
-		PGDATABASE => 'postgres');
-	my $ok = IPC::Run::run([ 'node', "$clients/binary_recv.mjs" ],
-		'>' => \$out, '2>' => \$err,
-		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	my ($ok, $out, $err) = run_node($node, $user, 'postgres', 'binary_recv.mjs');
 	ok($ok, 'binary_recv.mjs ran to the end') or diag("stdout:\n$out\nstderr:\n$err");
 
 	my %code;

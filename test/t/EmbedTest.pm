@@ -1,6 +1,6 @@
-# Helpers shared by the hnsw TAP tests (test/t/02*_hnsw_*.pl): loading the
-# real vectors shipped in test/data, and measuring an index's answers against
-# exact ones computed by a sequential scan.
+# Helpers shared by the TAP tests: loading the real vectors shipped in
+# test/data, measuring an index's answers against exact ones computed by a
+# sequential scan, and running the Node.js client scripts of test/clients.
 package EmbedTest;
 
 use strict;
@@ -8,10 +8,11 @@ use warnings;
 
 use Exporter 'import';
 use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
+use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(load_words load_sap knn_check self_found);
+our @EXPORT = qw(load_words load_sap knn_check self_found run_node);
 
 my $tmp;
 
@@ -159,6 +160,25 @@ sub self_found
 	}
 	my $out = $node->safe_psql($db, "SET enable_seqscan = off; $set $sql");
 	return split /\|/, $out;
+}
+
+# Run test/clients/SCRIPT with node against $db on $node as $user; returns
+# (success, stdout, stderr).
+sub run_node
+{
+	my ($node, $user, $db, $script) = @_;
+	my $root = $ENV{EMBED_ROOT} or die "EMBED_ROOT is not set";
+	my ($out, $err) = ('', '');
+	local %ENV = (
+		%ENV,
+		PGHOST => $node->host,
+		PGPORT => $node->port,
+		PGUSER => $user,
+		PGDATABASE => $db);
+	my $ok = IPC::Run::run([ 'node', "$root/test/clients/$script" ],
+		'>' => \$out, '2>' => \$err,
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	return ($ok, $out, $err);
 }
 
 1;
