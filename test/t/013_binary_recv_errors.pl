@@ -13,7 +13,6 @@ use FindBin;
 use lib $FindBin::RealBin;
 use EmbedTest;
 
-my $root = $ENV{EMBED_ROOT} or die "EMBED_ROOT is not set";
 my $tmp = PostgreSQL::Test::Utils::tempdir;
 
 my $node = PostgreSQL::Test::Cluster->new('recv');
