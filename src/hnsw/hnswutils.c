@@ -54,8 +54,12 @@ hnsw_random_level(int m)
 
 	if (u <= 0)
 		u = 1e-300;
-	level = (int) floor(-log(u) / log((double) m));
-	return Min(level, HNSW_MAX_LEVEL);
+	level = Min((int) floor(-log(u) / log((double) m)), HNSW_MAX_LEVEL);
+	/* never so high that the links alone overflow a page (large m only) */
+	while (level > 0 &&
+		   hnsw_tuple_header_size(level, m) + MAXALIGN(sizeof(BlockNumber)) > HNSW_MAX_ELEMENT_SIZE)
+		level--;
+	return level;
 }
 
 /* ---------- pages ---------- */
