@@ -87,9 +87,6 @@ hnswoptions(Datum reloptions, bool validate)
 }
 
 void
-hnsw_build_options(Relation index, int *m, int *ef_construction);
-
-void
 hnsw_build_options(Relation index, int *m, int *ef_construction)
 {
 	HnswOptions *opts = (HnswOptions *) index->rd_options;

@@ -64,9 +64,13 @@ typedef struct HnswPageOpaqueData
 typedef HnswPageOpaqueData *HnswPageOpaque;
 
 #define HNSW_PAGE_ID				0xFE8A
+/* bytes between the page header and the special space of an empty page */
+#define HNSW_PAGE_SPACE \
+	(BLCKSZ - SizeOfPageHeaderData - MAXALIGN(sizeof(HnswPageOpaqueData)))
 /* the largest tuple an empty element page takes */
-#define HNSW_MAX_ELEMENT_SIZE \
-	(BLCKSZ - SizeOfPageHeaderData - MAXALIGN(sizeof(HnswPageOpaqueData)) - sizeof(ItemIdData))
+#define HNSW_MAX_ELEMENT_SIZE	(HNSW_PAGE_SPACE - sizeof(ItemIdData))
+/* bytes of a value that fit on one overflow page */
+#define HNSW_OVERFLOW_CHUNK		HNSW_PAGE_SPACE
 
 #define HnswPageGetOpaque(page)	((HnswPageOpaque) PageGetSpecialPointer(page))
 
@@ -212,7 +216,7 @@ extern Buffer hnsw_new_buffer(Relation index, ForkNumber fork);
 extern void hnsw_init_page(Page page, uint16 type);
 extern void hnsw_read_meta(Relation index, HnswMetaPageData *meta);
 extern double hnsw_distance(HnswIndexInfo *info, Datum a, Datum b);
-extern Datum hnsw_load_value(Relation index, HnswElementTuple etup, int m);
+extern Datum hnsw_load_value(Relation index, HnswElementTuple etup, int m, bool copy);
 extern HnswElementTuple hnsw_get_element(Relation index, Page page, OffsetNumber off, int m);
 extern int	hnsw_random_level(int m);
 
@@ -280,5 +284,7 @@ extern double hnsw_scan_mem_multiplier;
 #define HNSW_ITERATIVE_STRICT	2
 
 extern void hnsw_init_gucs(void);
+/* m and ef_construction from the reloptions, checked */
+extern void hnsw_build_options(Relation index, int *m, int *ef_construction);
 
 #endif

@@ -25,10 +25,6 @@
 
 #include "hnsw.h"
 
-/* bytes of a value that fit on one overflow page (as in hnswinsert.c) */
-#define OVERFLOW_CHUNK (BLCKSZ - SizeOfPageHeaderData - MAXALIGN(sizeof(HnswPageOpaqueData)))
-/* free bytes of an empty element page, before line pointers */
-#define EMPTY_PAGE_FREE (BLCKSZ - SizeOfPageHeaderData - MAXALIGN(sizeof(HnswPageOpaqueData)))
 
 typedef struct BlockDesc
 {
@@ -109,7 +105,7 @@ hnsw_mem_add(HnswMemGraph *g, HnswElementTuple etup, Size size, Datum value, Ite
 	if (g->curblk == InvalidBlockNumber || g->curfree < size + sizeof(ItemIdData))
 	{
 		g->curblk = mem_new_block(g, idx, 0, 0);
-		g->curfree = EMPTY_PAGE_FREE;
+		g->curfree = HNSW_PAGE_SPACE;
 	}
 	g->curfree -= size + sizeof(ItemIdData);
 	ItemPointerSet(tid, g->curblk, ++g->blocks[g->curblk].count);
@@ -123,7 +119,7 @@ hnsw_mem_add(HnswMemGraph *g, HnswElementTuple etup, Size size, Datum value, Ite
 	if (etup->flags & HNSW_ELEMENT_OVERFLOW)
 	{
 		Size		len = VARSIZE_ANY(DatumGetPointer(value));
-		int			nchunks = (len + OVERFLOW_CHUNK - 1) / OVERFLOW_CHUNK;
+		int			nchunks = (len + HNSW_OVERFLOW_CHUNK - 1) / HNSW_OVERFLOW_CHUNK;
 		BlockNumber first = InvalidBlockNumber;
 
 		g->ovalues[idx] = palloc(len);
@@ -210,8 +206,8 @@ mem_flush(HnswMemGraph *g, Relation index)
 		else
 		{
 			Size		len = g->tuples[d->elem]->vecsize;
-			Size		from = (Size) d->chunk * OVERFLOW_CHUNK;
-			Size		chunk = Min(len - from, OVERFLOW_CHUNK);
+			Size		from = (Size) d->chunk * HNSW_OVERFLOW_CHUNK;
+			Size		chunk = Min(len - from, HNSW_OVERFLOW_CHUNK);
 
 			hnsw_init_page(page, HNSW_PAGE_OVERFLOW);
 			memcpy(PageGetContents(page), g->ovalues[d->elem] + from, chunk);
@@ -257,8 +253,6 @@ init_metapage(Page page, int m, int ef_construction)
 	((PageHeader) page)->pd_lower = ((char *) meta + sizeof(HnswMetaPageData)) - (char *) page;
 }
 
-/* m and ef_construction from the reloptions (hnsw.c) */
-extern void hnsw_build_options(Relation index, int *m, int *ef_construction);
 
 static void
 build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,

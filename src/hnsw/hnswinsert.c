@@ -13,9 +13,6 @@
 
 #include "hnsw.h"
 
-/* bytes of a value that fit on one overflow page */
-#define OVERFLOW_CHUNK (BLCKSZ - SizeOfPageHeaderData - MAXALIGN(sizeof(HnswPageOpaqueData)))
-
 /*
  * HNSW's neighbour-selection heuristic: take candidates closest first, and
  * keep one only if it is closer to the new element than to every neighbour
@@ -68,7 +65,7 @@ hnsw_select_neighbors(HnswIndexInfo *info, List *cands, int max, bool keep_prune
 static BlockNumber
 write_overflow(HnswIndexInfo *info, const char *data, Size len)
 {
-	int			npages = (len + OVERFLOW_CHUNK - 1) / OVERFLOW_CHUNK;
+	int			npages = (len + HNSW_OVERFLOW_CHUNK - 1) / HNSW_OVERFLOW_CHUNK;
 	Buffer	   *bufs = palloc(sizeof(Buffer) * npages);
 	BlockNumber first;
 
@@ -80,12 +77,12 @@ write_overflow(HnswIndexInfo *info, const char *data, Size len)
 	{
 		HnswWrite	w;
 		Page		page;
-		Size		chunk = Min(len - (Size) i * OVERFLOW_CHUNK, OVERFLOW_CHUNK);
+		Size		chunk = Min(len - (Size) i * HNSW_OVERFLOW_CHUNK, HNSW_OVERFLOW_CHUNK);
 
 		hnsw_write_begin(&w, info);
 		page = hnsw_write_page(&w, bufs[i], true);
 		hnsw_init_page(page, HNSW_PAGE_OVERFLOW);
-		memcpy(PageGetContents(page), data + (Size) i * OVERFLOW_CHUNK, chunk);
+		memcpy(PageGetContents(page), data + (Size) i * HNSW_OVERFLOW_CHUNK, chunk);
 		((PageHeader) page)->pd_lower = SizeOfPageHeaderData + chunk;
 		HnswPageGetOpaque(page)->nextblkno =
 			(i + 1 < npages) ? BufferGetBlockNumber(bufs[i + 1]) : InvalidBlockNumber;
@@ -288,7 +285,6 @@ hnsw_load_candidates(HnswIndexInfo *info, ItemPointer tids, float4 *dists, int n
 		else
 		{
 			Buffer		buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(&tids[i]));
-			Datum		value;
 
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			etup = hnsw_get_element(info->index, BufferGetPage(buf),
@@ -298,15 +294,7 @@ hnsw_load_candidates(HnswIndexInfo *info, ItemPointer tids, float4 *dists, int n
 				UnlockReleaseBuffer(buf);
 				continue;
 			}
-			value = hnsw_load_value(info->index, etup, info->m);
-			if (DatumGetPointer(value) == HnswValuePtr(etup, info->m))
-			{
-				char	   *copy = palloc(etup->vecsize);
-
-				memcpy(copy, DatumGetPointer(value), etup->vecsize);
-				value = PointerGetDatum(copy);
-			}
-			c->value = value;
+			c->value = hnsw_load_value(info->index, etup, info->m, true);
 			UnlockReleaseBuffer(buf);
 		}
 		c->deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;

@@ -129,10 +129,6 @@ hnsw_search_visited(HnswSearch *s)
 	return s->nvisited;
 }
 
-/*
- * Read the element at tid: its distance to the query, heap TIDs and its
- * neighbours on the current layer.  NULL if the slot holds no element.
- */
 #define ARENA_BLOCK (64 * 1024)
 
 /*
@@ -159,12 +155,18 @@ search_alloc(HnswSearch *s, Size size)
 	return p;
 }
 
+/* the farthest of the ef closest seen so far */
+static inline double
+bound_dist(HnswSearch *s)
+{
+	return ITEM_OF(pairingheap_first(s->bound), w_node)->c.dist;
+}
+
 /* Would an element at this distance be admitted now? */
 static inline bool
 would_admit(HnswSearch *s, double dist)
 {
-	return s->nbound < s->ef ||
-		dist < ITEM_OF(pairingheap_first(s->bound), w_node)->c.dist;
+	return s->nbound < s->ef || dist < bound_dist(s);
 }
 
 /*
@@ -227,20 +229,13 @@ read_element(HnswSearch *s, ItemPointer tid, bool force)
 	etup = hnsw_get_element(index, BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), m);
 	if (etup != NULL && etup->level >= s->layer)
 	{
-		Datum		value = hnsw_load_value(index, etup, m);
-		bool		inline_value = DatumGetPointer(value) == HnswValuePtr(etup, m);
+		Datum		value = hnsw_load_value(index, etup, m, s->keep_values);
 
-		if (inline_value && s->keep_values)
-		{
-			char	   *copy = palloc(etup->vecsize);
-
-			memcpy(copy, DatumGetPointer(value), etup->vecsize);
-			value = PointerGetDatum(copy);
-		}
 		it = extract_item(s, tid, etup, value, force);
 		if (!s->keep_values)
 		{
-			if (!inline_value)
+			/* an overflowed value was read into memory of its own */
+			if (DatumGetPointer(value) != HnswValuePtr(etup, m))
 				pfree(DatumGetPointer(value));
 			it->c.value = (Datum) 0;
 		}
@@ -277,12 +272,6 @@ remember(HnswSearch *s, SearchItem *it)
 	s->items[s->nitems++] = it;
 }
 
-static double
-bound_dist(HnswSearch *s)
-{
-	return ITEM_OF(pairingheap_first(s->bound), w_node)->c.dist;
-}
-
 /* Count it among the ef closest, evicting the farthest beyond ef. */
 static void
 bound_push(HnswSearch *s, SearchItem *it)
@@ -298,14 +287,21 @@ bound_push(HnswSearch *s, SearchItem *it)
 	}
 }
 
-/* Make it a candidate: to expand, to return, and one of the ef closest. */
+/* Queue it to be expanded and returned. */
 static void
-admit(HnswSearch *s, SearchItem *it)
+queue(HnswSearch *s, SearchItem *it)
 {
 	it->in_cand = true;
 	s->nadmitted++;
 	pairingheap_add(s->cand, &it->c_node);
 	pairingheap_add(s->found, &it->f_node);
+}
+
+/* Make it a candidate: to expand, to return, and one of the ef closest. */
+static void
+admit(HnswSearch *s, SearchItem *it)
+{
+	queue(s, it);
 	bound_push(s, it);
 }
 
@@ -350,9 +346,6 @@ start_layer(HnswSearch *s, List *entry, int layer)
 bool
 hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 {
-	ItemPointerData todo[2 * HNSW_MAX_M];
-	int			nnew;
-
 	if (ef > s->ef)
 	{
 		/*
@@ -369,12 +362,7 @@ hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 			SearchItem *it = s->items[i];
 
 			if (it->in_bound && !it->in_cand)
-			{
-				it->in_cand = true;
-				s->nadmitted++;
-				pairingheap_add(s->cand, &it->c_node);
-				pairingheap_add(s->found, &it->f_node);
-			}
+				queue(s, it);
 		}
 	}
 
@@ -390,20 +378,15 @@ hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 		if (c->nnbrs < 0)
 			fetch_neighbors(s, c);
 
-		/* the neighbours not seen yet */
-		nnew = 0;
 		for (int i = 0; i < c->nnbrs; i++)
 		{
 			bool		found;
+			SearchItem *it;
 
 			visited_insert(s->visited, tid_key(&c->nbrs[i]), &found);
-			if (!found)
-				todo[nnew++] = c->nbrs[i];
-		}
-		for (int i = 0; i < nnew; i++)
-		{
-			SearchItem *it = read_element(s, &todo[i], false);
-
+			if (found)
+				continue;
+			it = read_element(s, &c->nbrs[i], false);
 			if (it == NULL)
 				continue;
 			remember(s, it);

@@ -190,10 +190,11 @@ corrupt:
 
 /*
  * The element's value as a Datum.  Inline values point into the page (the
- * caller holds the lock); overflowed ones are read into palloc'd memory.
+ * caller holds the lock) unless `copy` asks for a palloc'd copy that outlives
+ * the lock; overflowed ones are always read into palloc'd memory.
  */
 Datum
-hnsw_load_value(Relation index, HnswElementTuple etup, int m)
+hnsw_load_value(Relation index, HnswElementTuple etup, int m, bool copy)
 {
 	char	   *p = HnswValuePtr(etup, m);
 	char	   *out,
@@ -202,7 +203,13 @@ hnsw_load_value(Relation index, HnswElementTuple etup, int m)
 	Size		left = etup->vecsize;
 
 	if (!(etup->flags & HNSW_ELEMENT_OVERFLOW))
-		return PointerGetDatum(p);
+	{
+		if (!copy)
+			return PointerGetDatum(p);
+		out = palloc(etup->vecsize);
+		memcpy(out, p, etup->vecsize);
+		return PointerGetDatum(out);
+	}
 
 	memcpy(&blk, p, sizeof(BlockNumber));
 	out = dst = palloc(etup->vecsize);

@@ -344,14 +344,7 @@ repair_element(VacState *vs, RepairItem *ri, MemoryContext tmp)
 	memcpy(counts, HnswCounts(etup), sizeof(uint16) * (level + 1));
 	lists = palloc(sizeof(ItemPointerData) * nslots);
 	memcpy(lists, HnswNeighbors(etup, m), sizeof(ItemPointerData) * nslots);
-	value = hnsw_load_value(info->index, etup, m);
-	if (DatumGetPointer(value) == HnswValuePtr(etup, m))
-	{
-		char	   *copy = palloc(etup->vecsize);
-
-		memcpy(copy, DatumGetPointer(value), etup->vecsize);
-		value = PointerGetDatum(copy);
-	}
+	value = hnsw_load_value(info->index, etup, m, true);
 	UnlockReleaseBuffer(buf);
 
 	for (int l = 0; l <= level; l++)
