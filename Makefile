@@ -17,19 +17,30 @@ OBJS = \
 	src/vecparse.o \
 	src/vector.o \
 	src/aggregate.o \
+	src/recall.o \
 	src/hnsw/hnsw.o \
 	src/hnsw/hnswbuild.o \
 	src/hnsw/hnswinsert.o \
 	src/hnsw/hnswscan.o \
 	src/hnsw/hnswsearch.o \
 	src/hnsw/hnswutils.o \
-	src/hnsw/hnswvacuum.o
+	src/hnsw/hnswvacuum.o \
+	src/ivf/ivf.o \
+	src/ivf/ivfbuild.o \
+	src/ivf/ivfinsert.o \
+	src/ivf/ivfkmeans.o \
+	src/ivf/ivfscan.o \
+	src/ivf/ivfutils.o \
+	src/ivf/ivfvacuum.o \
+	src/ivf/rabitq.o
 
 # The install script is assembled from one fragment per component, in order.
 SQL_PARTS = \
 	src/sql/vector.sql \
 	src/sql/aggregate.sql \
-	src/sql/hnsw.sql
+	src/sql/hnsw.sql \
+	src/sql/ivf.sql \
+	src/sql/recall.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 

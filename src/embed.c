@@ -10,6 +10,7 @@
 
 #include "kernels.h"
 #include "hnsw/hnsw.h"
+#include "ivf/ivf.h"
 
 PG_MODULE_MAGIC;
 
@@ -72,6 +73,7 @@ _PG_init(void)
 							 check_simd, assign_simd, NULL);
 
 	hnsw_init_gucs();
+	ivf_init_gucs();
 
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("embed");

@@ -111,8 +111,28 @@ cosine_parts_portable(const float *a, const float *b, int n,
 	*bb = sbb0 + sbb1;
 }
 
+static uint32
+bitplane_dot_portable(const uint64 *code, const uint64 *planes, int words,
+					  int nplanes, uint32 *ones)
+{
+	uint32		dot = 0,
+				pc = 0;
+
+	for (int w = 0; w < words; w++)
+	{
+		uint64		c = code[w];
+
+		pc += __builtin_popcountll(c);
+		for (int j = 0; j < nplanes; j++)
+			dot += (uint32) __builtin_popcountll(c & planes[j * words + w]) << j;
+	}
+	*ones = pc;
+	return dot;
+}
+
 static const EmbedKernels kernels_portable = {
-	"portable", l2sq_portable, dot_portable, l1_portable, cosine_parts_portable
+	"portable", l2sq_portable, dot_portable, l1_portable, cosine_parts_portable,
+	bitplane_dot_portable
 };
 
 #ifdef EMBED_X86
@@ -251,8 +271,32 @@ cosine_parts_avx2(const float *a, const float *b, int n,
 	*bb = hsum256(_mm256_add_ps(sbb0, sbb1)) + tbb;
 }
 
+/*
+ * The hardware popcount instruction is the whole gain here: the portable
+ * build must not assume it, so it lives with the tables that check for it.
+ */
+__attribute__((target("popcnt"))) static uint32
+bitplane_dot_popcnt(const uint64 *code, const uint64 *planes, int words,
+					int nplanes, uint32 *ones)
+{
+	uint32		dot = 0,
+				pc = 0;
+
+	for (int w = 0; w < words; w++)
+	{
+		uint64		c = code[w];
+
+		pc += __builtin_popcountll(c);
+		for (int j = 0; j < nplanes; j++)
+			dot += (uint32) __builtin_popcountll(c & planes[j * words + w]) << j;
+	}
+	*ones = pc;
+	return dot;
+}
+
 static const EmbedKernels kernels_avx2 = {
-	"avx2", l2sq_avx2, dot_avx2, l1_avx2, cosine_parts_avx2
+	"avx2", l2sq_avx2, dot_avx2, l1_avx2, cosine_parts_avx2,
+	bitplane_dot_popcnt
 };
 
 /* ---------- AVX-512F: 16 lanes, masked tails ---------- */
@@ -387,7 +431,8 @@ cosine_parts_avx512(const float *a, const float *b, int n,
 }
 
 static const EmbedKernels kernels_avx512 = {
-	"avx512", l2sq_avx512, dot_avx512, l1_avx512, cosine_parts_avx512
+	"avx512", l2sq_avx512, dot_avx512, l1_avx512, cosine_parts_avx512,
+	bitplane_dot_popcnt
 };
 
 #endif							/* EMBED_X86 */
@@ -408,9 +453,10 @@ embed_kernels_init(void)
 #ifdef EMBED_X86
 	__builtin_cpu_init();
 	/* __builtin_cpu_supports also checks that the OS saves the wide registers */
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+		__builtin_cpu_supports("popcnt"))
 		supported[n++] = &kernels_avx2;
-	if (__builtin_cpu_supports("avx512f"))
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("popcnt"))
 		supported[n++] = &kernels_avx512;
 #endif
 	supported[n] = NULL;

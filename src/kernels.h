@@ -28,6 +28,13 @@ typedef struct EmbedKernels
 	/* sum(a*b), sum(a*a), sum(b*b) in one pass */
 	void		(*cosine_parts) (const float *a, const float *b, int n,
 								 float *ab, float *aa, float *bb);
+	/*
+	 * sum over j < nplanes of 2^j * popcount(code & plane_j), where plane j
+	 * is planes[j * words .. (j + 1) * words); *ones = popcount(code).  The
+	 * RaBitQ inner product of a 1-bit code with a bit-sliced query.
+	 */
+	uint32		(*bitplane_dot) (const uint64 *code, const uint64 *planes,
+								 int words, int nplanes, uint32 *ones);
 } EmbedKernels;
 
 /* the active table; never NULL after embed_kernels_init() */

@@ -1,0 +1,497 @@
+/*
+ * ivfbuild.c — CREATE INDEX and the init fork of unlogged indexes.
+ *
+ * Two passes over the table.  The first draws a uniform sample (reservoir)
+ * that fits maintenance_work_mem and clusters it with k-means into the list
+ * centroids.  The second assigns every row to its nearest centroid and feeds
+ * (list, entry) pairs to a tuplesort, so memory stays bounded whatever the
+ * table size; the sorted entries are then written list after list.  No WAL
+ * is written page by page: the finished relation is logged in one pass.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/tableam.h"
+#include "access/xloginsert.h"
+#include "catalog/index.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_type.h"
+#include "commands/progress.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/tuplesort.h"
+#include "utils/lsyscache.h"
+
+#include "../kernels.h"
+#include "../vector.h"
+#include "ivf.h"
+
+typedef struct IvfBuildState
+{
+	Relation	index;
+	IvfInfo		info;
+	int			dim;			/* 0 until known */
+	int			cdim;
+	Rabitq		rq;
+
+	/* pass 1: reservoir sample of prepared-but-unrotated values */
+	float	   *sample;
+	int			sample_cap;
+	int			lists;			/* asked for */
+	int			nsample;
+	double		nseen;			/* indexable rows seen */
+	uint64		rng;
+
+	/* pass 2 */
+	Tuplesortstate *sort;
+	TupleDesc	sortdesc;
+	TupleTableSlot *slot;
+	float	   *x;
+	IvfEntry	entry;
+	double		heaptuples;
+	double		indtuples;
+	MemoryContext ctx;			/* of the whole build */
+	MemoryContext tmpctx;		/* per row */
+} IvfBuildState;
+
+static uint64
+next_random(uint64 *state)
+{
+	uint64		z = (*state += UINT64CONST(0x9E3779B97F4A7C15));
+
+	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+/* dimensions from the column's typmod, else from the first row */
+static void
+set_dim(IvfBuildState *bs, int dim)
+{
+	if (dim > VECTOR_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("column cannot have more than %d dimensions", VECTOR_MAX_DIM)));
+	bs->dim = dim;
+	if (bs->info.kind == IVF_KIND_RABITQ)
+	{
+		rabitq_init(&bs->rq, dim, IVF_ROTATION_SEED);
+		bs->cdim = bs->rq.pdim;
+	}
+	else
+	{
+		bs->cdim = dim;
+		if (ivf_entry_size(IVF_KIND_FLAT, dim, dim) + sizeof(ItemIdData) > IVF_PAGE_SPACE)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("ivfflat index can only store vectors of up to %d dimensions",
+							(int) ((IVF_PAGE_SPACE - sizeof(ItemIdData) -
+									MAXALIGN(sizeof(IvfEntryData))) / sizeof(float))),
+					 errhint("Use ivfrabitq or hnsw for larger vectors.")));
+	}
+
+	/* the sample and the centroids share maintenance_work_mem */
+	{
+		double		fit = (double) maintenance_work_mem * 1024.0 /
+			((double) bs->cdim * sizeof(float)) - bs->lists;
+
+		bs->sample_cap = Min(IVF_SAMPLE_MAX, Max(bs->lists * IVF_SAMPLE_PER_LIST, 10000));
+		if (fit < bs->sample_cap)
+			bs->sample_cap = (int) Max(fit, 1.0);
+	}
+}
+
+/* the value as k-means and the lists see it, without the rotation */
+static bool
+unrotated(IvfBuildState *bs, Datum value, float *out)
+{
+	int			kind = bs->info.kind;
+	bool		ok;
+
+	/* ivf_prepare rotates only RaBitQ values: borrow the flat path */
+	bs->info.kind = IVF_KIND_FLAT;
+	ok = ivf_prepare(&bs->info, value, bs->dim, out);
+	bs->info.kind = kind;
+	return ok;
+}
+
+static void
+sample_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+				bool tupleIsAlive, void *state)
+{
+	IvfBuildState *bs = (IvfBuildState *) state;
+	MemoryContext old;
+	int			slot;
+
+	if (isnull[0])
+		return;
+	if (bs->dim == 0)
+	{
+		old = MemoryContextSwitchTo(bs->ctx);
+		set_dim(bs, DatumGetVector(values[0])->dim);
+		MemoryContextSwitchTo(old);
+	}
+	if (bs->sample == NULL)
+	{
+		bs->sample = MemoryContextAllocHuge(bs->ctx,
+											(Size) bs->sample_cap * bs->cdim * sizeof(float));
+		bs->x = MemoryContextAlloc(bs->ctx, sizeof(float) * bs->cdim);
+	}
+
+	old = MemoryContextSwitchTo(bs->tmpctx);
+	if (unrotated(bs, values[0], bs->x))
+	{
+		/* reservoir sampling: row i takes a random slot with odds cap / (i + 1) */
+		if (bs->nseen < bs->sample_cap)
+			slot = bs->nsample++;
+		else
+		{
+			uint64		j = next_random(&bs->rng) % (uint64) (bs->nseen + 1);
+
+			slot = j < (uint64) bs->sample_cap ? (int) j : -1;
+		}
+		if (slot >= 0)
+			memcpy(bs->sample + (Size) slot * bs->cdim, bs->x, sizeof(float) * bs->dim);
+		bs->nseen++;
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(bs->tmpctx);
+}
+
+static void
+assign_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+				bool tupleIsAlive, void *state)
+{
+	IvfBuildState *bs = (IvfBuildState *) state;
+	IvfShape   *shape = bs->info.shape;
+	MemoryContext old;
+	int			list;
+	bytea	   *payload;
+
+	bs->heaptuples++;
+	if (isnull[0])
+		return;
+	old = MemoryContextSwitchTo(bs->tmpctx);
+	if (ivf_prepare(&bs->info, values[0], bs->dim, bs->x))
+	{
+		list = ivf_nearest_list(shape, bs->x);
+		ivf_make_entry(&bs->info, bs->x, shape->centroids + (Size) list * bs->cdim, tid,
+					   DatumGetVector(values[0])->x, bs->entry);
+		payload = palloc(VARHDRSZ + shape->entry_size);
+		SET_VARSIZE(payload, VARHDRSZ + shape->entry_size);
+		memcpy(VARDATA(payload), bs->entry, shape->entry_size);
+
+		ExecClearTuple(bs->slot);
+		bs->slot->tts_values[0] = Int32GetDatum(list);
+		bs->slot->tts_isnull[0] = false;
+		bs->slot->tts_values[1] = PointerGetDatum(payload);
+		bs->slot->tts_isnull[1] = false;
+		ExecStoreVirtualTuple(bs->slot);
+		tuplesort_puttupleslot(bs->sort, bs->slot);
+		bs->indtuples++;
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(bs->tmpctx);
+
+	if ((int64) bs->heaptuples % 1024 == 0)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->heaptuples);
+}
+
+/*
+ * Metapage, directory, centroids and one empty head page per list, in that
+ * order.  The init fork of an unlogged index is this skeleton alone (each
+ * page WAL-logged as written); a build goes on to fill the lists.
+ */
+static void
+write_skeleton(Relation index, ForkNumber fork, IvfMetaPageData *meta, const float *centroids,
+			   IvfListDir *dir)
+{
+	int			ndir = (meta->nlists + IVF_DIR_PER_PAGE - 1) / IVF_DIR_PER_PAGE;
+	Size		nfloats = (Size) meta->nlists * meta->cdim;
+	Buffer		buf;
+	Page		page;
+
+	meta->dir_start = IVF_METAPAGE_BLKNO + 1;
+	meta->cent_start = meta->dir_start + ndir;
+	meta->cent_pages = (nfloats + IVF_CENT_PER_PAGE - 1) / IVF_CENT_PER_PAGE;
+	for (int l = 0; l < meta->nlists; l++)
+		dir[l].head = dir[l].insert = meta->cent_start + meta->cent_pages + l;
+
+#define FINISH_PAGE() \
+	do { \
+		MarkBufferDirty(buf); \
+		if (fork == INIT_FORKNUM) \
+			log_newpage_buffer(buf, true); \
+		UnlockReleaseBuffer(buf); \
+	} while (0)
+
+	buf = ivf_new_buffer(index, fork);
+	Assert(BufferGetBlockNumber(buf) == IVF_METAPAGE_BLKNO);
+	page = BufferGetPage(buf);
+	ivf_init_page(page, IVF_PAGE_META);
+	memcpy(IvfPageGetMeta(page), meta, sizeof(IvfMetaPageData));
+	((PageHeader) page)->pd_lower = (char *) IvfPageGetMeta(page) + sizeof(IvfMetaPageData) - (char *) page;
+	FINISH_PAGE();
+
+	for (int p = 0; p < ndir; p++)
+	{
+		int			first = p * IVF_DIR_PER_PAGE;
+		int			n = Min((int) IVF_DIR_PER_PAGE, meta->nlists - first);
+
+		buf = ivf_new_buffer(index, fork);
+		page = BufferGetPage(buf);
+		ivf_init_page(page, IVF_PAGE_DIRECTORY);
+		memcpy(PageGetContents(page), dir + first, n * sizeof(IvfListDir));
+		((PageHeader) page)->pd_lower = SizeOfPageHeaderData + n * sizeof(IvfListDir);
+		FINISH_PAGE();
+	}
+
+	for (Size off = 0; off < nfloats; off += IVF_CENT_PER_PAGE)
+	{
+		Size		n = Min(nfloats - off, IVF_CENT_PER_PAGE);
+
+		buf = ivf_new_buffer(index, fork);
+		page = BufferGetPage(buf);
+		ivf_init_page(page, IVF_PAGE_CENTROID);
+		memcpy(PageGetContents(page), centroids + off, n * sizeof(float));
+		((PageHeader) page)->pd_lower = SizeOfPageHeaderData + n * sizeof(float);
+		FINISH_PAGE();
+	}
+
+	for (int l = 0; l < meta->nlists; l++)
+	{
+		buf = ivf_new_buffer(index, fork);
+		Assert(BufferGetBlockNumber(buf) == dir[l].head);
+		ivf_init_page(BufferGetPage(buf), IVF_PAGE_LIST);
+		FINISH_PAGE();
+	}
+#undef FINISH_PAGE
+}
+
+/* rewrite the directory pages after the lists were loaded */
+static void
+write_directory(Relation index, IvfMetaPageData *meta, IvfListDir *dir)
+{
+	for (int first = 0; first < meta->nlists; first += IVF_DIR_PER_PAGE)
+	{
+		int			n = Min((int) IVF_DIR_PER_PAGE, meta->nlists - first);
+		Buffer		buf = ReadBuffer(index, meta->dir_start + first / IVF_DIR_PER_PAGE);
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		memcpy(PageGetContents(BufferGetPage(buf)), dir + first, n * sizeof(IvfListDir));
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/* Write the sorted entries list after list, chaining pages as they fill. */
+static void
+load_lists(IvfBuildState *bs, IvfMetaPageData *meta, IvfListDir *dir)
+{
+	Relation	index = bs->index;
+	Size		esize = bs->info.shape->entry_size;
+	int			cur_list = -1;
+	Buffer		buf = InvalidBuffer;
+	Page		page = NULL;
+	double		done = 0;
+
+	for (;;)
+	{
+		bool		more = tuplesort_gettupleslot(bs->sort, true, false, bs->slot, NULL);
+		int			list = -1;
+		bool		isnull;
+		bytea	   *payload = NULL;
+
+		CHECK_FOR_INTERRUPTS();
+		if (more)
+		{
+			list = DatumGetInt32(slot_getattr(bs->slot, 1, &isnull));
+			payload = DatumGetByteaPP(slot_getattr(bs->slot, 2, &isnull));
+		}
+		if (!more || list != cur_list)
+		{
+			if (BufferIsValid(buf))
+			{
+				MarkBufferDirty(buf);
+				UnlockReleaseBuffer(buf);
+				dir[cur_list].insert = BufferGetBlockNumber(buf);
+				buf = InvalidBuffer;
+			}
+			if (!more)
+				break;
+			cur_list = list;
+			buf = ReadBuffer(index, dir[list].head);
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			page = BufferGetPage(buf);
+		}
+		if (PageAddItem(page, (Item) VARDATA_ANY(payload), esize, InvalidOffsetNumber,
+						false, false) == InvalidOffsetNumber)
+		{
+			Buffer		next = ivf_new_buffer(index, MAIN_FORKNUM);
+
+			ivf_init_page(BufferGetPage(next), IVF_PAGE_LIST);
+			IvfPageGetOpaque(page)->nextblkno = BufferGetBlockNumber(next);
+			MarkBufferDirty(buf);
+			UnlockReleaseBuffer(buf);
+			buf = next;
+			page = BufferGetPage(buf);
+			if (PageAddItem(page, (Item) VARDATA_ANY(payload), esize, InvalidOffsetNumber,
+							false, false) == InvalidOffsetNumber)
+				elog(ERROR, "ivf entry of %zu bytes does not fit an empty page", esize);
+		}
+		if (++done >= 1024 && (int64) done % 1024 == 0)
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) done);
+	}
+}
+
+IndexBuildResult *
+ivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
+{
+	IvfBuildState bs;
+	IndexBuildResult *result;
+	IvfMetaPageData meta;
+	IvfListDir *dir;
+	float	   *centroids;
+	int			lists = ivf_options_lists(index);
+	int			typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+	int			k;
+	AttrNumber	sortcol = 1;
+	Oid			sortop = Int4LessOperator;
+	Oid			sortcoll = InvalidOid;
+	bool		nullsfirst = false;
+
+	if (RelationGetNumberOfBlocks(index) != 0)
+		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
+
+	memset(&bs, 0, sizeof(bs));
+	bs.index = index;
+	ivf_info(&bs.info, index, true);
+	bs.ctx = CurrentMemoryContext;
+	bs.tmpctx = AllocSetContextCreate(CurrentMemoryContext, "ivf build", ALLOCSET_DEFAULT_SIZES);
+	bs.rng = IVF_ROTATION_SEED;
+	bs.lists = lists;
+	if (typmod > 0)
+		set_dim(&bs, typmod);
+
+	/* pass 1: sample */
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_KMEANS);
+	table_index_build_scan(heap, index, indexInfo, true, true, sample_callback, &bs, NULL);
+
+	if (bs.dim == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("column does not have dimensions"),
+				 errhint("Declare the column as vector(n), or build the index once the table has rows.")));
+
+	/* fewer rows than lists * IVF_MIN_ROWS_PER_LIST: fewer, better-trained lists */
+	k = lists;
+	if (bs.nseen < (double) lists * IVF_MIN_ROWS_PER_LIST)
+		k = Max(1, (int) (bs.nseen / IVF_MIN_ROWS_PER_LIST));
+	k = Min(k, Max(bs.nsample, 1));
+	if (k < lists)
+		ereport(NOTICE,
+				(errmsg("%s index built with %d list%s instead of %d: the table has %.0f indexable rows",
+						bs.info.kind == IVF_KIND_RABITQ ? "ivfrabitq" : "ivfflat",
+						k, k == 1 ? "" : "s", lists, bs.nseen),
+				 errhint("REINDEX once the table holds most of its data (or raise maintenance_work_mem), so that the lists follow the data.")));
+
+	/* k-means in the space the lists live in (rotated for RaBitQ) */
+	centroids = MemoryContextAllocHuge(CurrentMemoryContext, (Size) k * bs.cdim * sizeof(float));
+	if (bs.nsample == 0)
+		memset(centroids, 0, (Size) k * bs.cdim * sizeof(float));
+	else
+	{
+		if (bs.info.kind == IVF_KIND_RABITQ)
+		{
+			float	   *tmp = palloc(sizeof(float) * bs.dim);
+
+			for (int i = 0; i < bs.nsample; i++)
+			{
+				float	   *row = bs.sample + (Size) i * bs.cdim;
+
+				memcpy(tmp, row, sizeof(float) * bs.dim);
+				rabitq_rotate(&bs.rq, tmp, row);
+			}
+			pfree(tmp);
+		}
+		ivf_kmeans(bs.sample, bs.nsample, bs.cdim, k, bs.info.metric == IVF_METRIC_COSINE,
+				   IVF_ROTATION_SEED, IVF_KMEANS_ITERATIONS, centroids);
+	}
+	if (bs.sample)
+		pfree(bs.sample);
+	bs.sample = NULL;
+
+	/* the skeleton: metapage, directory, centroids, list heads */
+	memset(&meta, 0, sizeof(meta));
+	meta.magic = IVF_MAGIC;
+	meta.version = IVF_VERSION;
+	meta.kind = bs.info.kind;
+	meta.metric = bs.info.metric;
+	meta.dim = bs.dim;
+	meta.cdim = bs.cdim;
+	meta.nlists = k;
+	meta.seed = IVF_ROTATION_SEED;
+	dir = palloc(sizeof(IvfListDir) * k);
+	write_skeleton(index, MAIN_FORKNUM, &meta, centroids, dir);
+	pfree(centroids);
+	bs.info.shape = ivf_shape(index);
+
+	/* pass 2: assign every row to its list, through a sort */
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_ASSIGN);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
+								 (int64) Max(heap->rd_rel->reltuples, 0));
+	bs.sortdesc = CreateTemplateTupleDesc(2);
+	TupleDescInitEntry(bs.sortdesc, (AttrNumber) 1, "list", INT4OID, -1, 0);
+	TupleDescInitEntry(bs.sortdesc, (AttrNumber) 2, "entry", BYTEAOID, -1, 0);
+	bs.slot = MakeSingleTupleTableSlot(bs.sortdesc, &TTSOpsMinimalTuple);
+	bs.sort = tuplesort_begin_heap(bs.sortdesc, 1, &sortcol, &sortop, &sortcoll, &nullsfirst,
+								   maintenance_work_mem, NULL,
+#if PG_VERSION_NUM >= 150000
+								   TUPLESORT_NONE
+#else
+								   false
+#endif
+		);
+	if (bs.x == NULL)
+		bs.x = palloc(sizeof(float) * bs.cdim);
+	bs.entry = palloc0(bs.info.shape->entry_size);
+	table_index_build_scan(heap, index, indexInfo, true, true, assign_callback, &bs, NULL);
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_LOAD);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs.indtuples);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+	tuplesort_performsort(bs.sort);
+	load_lists(&bs, &meta, dir);
+	write_directory(index, &meta, dir);
+	tuplesort_end(bs.sort);
+	ExecDropSingleTupleTableSlot(bs.slot);
+
+	if (RelationNeedsWAL(index))
+		log_newpage_range(index, MAIN_FORKNUM, 0, RelationGetNumberOfBlocks(index), true);
+
+	MemoryContextDelete(bs.tmpctx);
+	result = palloc(sizeof(IndexBuildResult));
+	result->heap_tuples = bs.heaptuples;
+	result->index_tuples = bs.indtuples;
+	return result;
+}
+
+/*
+ * The init fork of an unlogged index: the main fork's skeleton (same
+ * centroids) with empty lists, so a crash-reset index keeps its training.
+ */
+void
+ivfbuildempty(Relation index)
+{
+	IvfShape   *shape = ivf_shape(index);
+	IvfMetaPageData meta = shape->meta;
+	IvfListDir *dir = palloc(sizeof(IvfListDir) * meta.nlists);
+
+	write_skeleton(index, INIT_FORKNUM, &meta, shape->centroids, dir);
+	pfree(dir);
+}

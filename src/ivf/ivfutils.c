@@ -1,0 +1,380 @@
+/*
+ * ivfutils.c — index shape (metapage, centroids, rotation), entries, pages
+ * and WAL helpers shared by build, insert, scan and vacuum.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/generic_xlog.h"
+#include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "../kernels.h"
+#include "../vector.h"
+#include "ivf.h"
+
+/* embed's distance functions: the opclass names one, which fixes the metric */
+extern Datum vector_l2_squared_distance(PG_FUNCTION_ARGS);
+extern Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
+extern Datum vector_cosine_distance(PG_FUNCTION_ARGS);
+
+/* the largest centroid set kept in rd_amcache; bigger ones are read per use */
+#define IVF_SHAPE_CACHE_MAX	(64 * 1024 * 1024)
+
+int
+ivf_metric(Relation index)
+{
+	FmgrInfo   *proc = index_getprocinfo(index, 1, IVF_DISTANCE_PROC);
+
+	if (proc->fn_addr == vector_l2_squared_distance)
+		return IVF_METRIC_L2;
+	if (proc->fn_addr == vector_negative_inner_product)
+		return IVF_METRIC_IP;
+	if (proc->fn_addr == vector_cosine_distance)
+		return IVF_METRIC_COSINE;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("ivf indexes support the l2, inner product and cosine distances only")));
+	return 0;					/* keep compiler quiet */
+}
+
+void
+ivf_info(IvfInfo *info, Relation index, bool building)
+{
+	memset(info, 0, sizeof(*info));
+	info->index = index;
+	info->kind = ivf_index_kind(index);
+	info->metric = ivf_metric(index);
+	info->distproc = index_getprocinfo(index, 1, IVF_DISTANCE_PROC);
+	info->collation = index->rd_indcollation[0];
+	info->building = building;
+	if (!building)
+		info->shape = ivf_shape(index);
+}
+
+Size
+ivf_entry_size(int kind, int dim, int cdim)
+{
+	if (kind == IVF_KIND_FLAT)
+		return MAXALIGN(sizeof(IvfEntryData) + sizeof(float) * dim);
+	return MAXALIGN(sizeof(IvfEntryData) + sizeof(RabitqFactors) + RABITQ_CODE_BYTES(cdim));
+}
+
+/* ---------- the shape: metapage, centroids, rotation ---------- */
+
+void
+ivf_read_meta(Relation index, IvfMetaPageData *meta)
+{
+	Buffer		buf = ReadBuffer(index, IVF_METAPAGE_BLKNO);
+	Page		page;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (IvfPageGetOpaque(page)->page_id != IVF_PAGE_ID ||
+		IvfPageGetOpaque(page)->type != IVF_PAGE_META ||
+		IvfPageGetMeta(page)->magic != IVF_MAGIC)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" is not a valid ivf index",
+						RelationGetRelationName(index))));
+	if (IvfPageGetMeta(page)->version != IVF_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ivf index \"%s\" has on-disk version %u, this build reads %u",
+						RelationGetRelationName(index),
+						IvfPageGetMeta(page)->version, IVF_VERSION),
+				 errhint("REINDEX the index.")));
+	memcpy(meta, IvfPageGetMeta(page), sizeof(IvfMetaPageData));
+	UnlockReleaseBuffer(buf);
+
+	if (meta->nlists < 1 || meta->nlists > IVF_MAX_LISTS ||
+		meta->dim < 1 || meta->dim > VECTOR_MAX_DIM ||
+		meta->cdim < meta->dim || meta->cdim > meta->dim + 64 ||
+		(meta->kind != IVF_KIND_FLAT && meta->kind != IVF_KIND_RABITQ))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("ivf index \"%s\" has a corrupt metapage",
+						RelationGetRelationName(index)),
+				 errhint("REINDEX the index.")));
+}
+
+/*
+ * The shape is immutable after CREATE INDEX (a REINDEX or TRUNCATE makes a
+ * new relfilenode and a relcache invalidation, which frees rd_amcache), so a
+ * backend reads the centroid pages once.  rd_amcache is freed with a single
+ * pfree: everything lives in one chunk.
+ */
+IvfShape *
+ivf_shape(Relation index)
+{
+	IvfMetaPageData meta;
+	IvfShape   *shape;
+	Size		nfloats,
+				cent_bytes,
+				sign_bytes,
+				total;
+	char	   *chunk;
+	float	   *dst;
+	Size		left;
+	BlockNumber blk;
+
+	if (index->rd_amcache != NULL)
+		return (IvfShape *) index->rd_amcache;
+
+	ivf_read_meta(index, &meta);
+	nfloats = (Size) meta.nlists * meta.cdim;
+	cent_bytes = MAXALIGN(nfloats * sizeof(float));
+	sign_bytes = meta.kind == IVF_KIND_RABITQ ? sizeof(float) * RABITQ_ROUNDS * meta.cdim : 0;
+	total = MAXALIGN(sizeof(IvfShape)) + cent_bytes + sign_bytes;
+
+	if (total <= IVF_SHAPE_CACHE_MAX)
+		chunk = MemoryContextAlloc(index->rd_indexcxt, total);
+	else
+		chunk = MemoryContextAllocHuge(CurrentMemoryContext, total);
+	shape = (IvfShape *) chunk;
+	shape->meta = meta;
+	shape->centroids = (float *) (chunk + MAXALIGN(sizeof(IvfShape)));
+	shape->entry_size = ivf_entry_size(meta.kind, meta.dim, meta.cdim);
+	memset(&shape->rq, 0, sizeof(Rabitq));
+	if (meta.kind == IVF_KIND_RABITQ)
+	{
+		/* the rotation is rebuilt from its seed into the chunk */
+		Rabitq		tmp;
+
+		rabitq_init(&tmp, meta.dim, meta.seed);
+		if (tmp.pdim != meta.cdim)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("ivf index \"%s\" has a corrupt metapage",
+							RelationGetRelationName(index))));
+		shape->rq = tmp;
+		shape->rq.signs = (float *) (chunk + MAXALIGN(sizeof(IvfShape)) + cent_bytes);
+		memcpy(shape->rq.signs, tmp.signs, sign_bytes);
+		pfree(tmp.signs);
+	}
+
+	/* centroid floats are a stream over consecutive pages */
+	dst = shape->centroids;
+	left = nfloats;
+	blk = meta.cent_start;
+	while (left > 0)
+	{
+		Buffer		buf = ReadBuffer(index, blk);
+		Page		page;
+		Size		n = Min(left, IVF_CENT_PER_PAGE);
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (IvfPageGetOpaque(page)->type != IVF_PAGE_CENTROID ||
+			((PageHeader) page)->pd_lower < SizeOfPageHeaderData + n * sizeof(float))
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("ivf index \"%s\" has a corrupt centroid page %u",
+							RelationGetRelationName(index), blk),
+					 errhint("REINDEX the index.")));
+		memcpy(dst, PageGetContents(page), n * sizeof(float));
+		UnlockReleaseBuffer(buf);
+		dst += n;
+		left -= n;
+		blk++;
+	}
+
+	if (total <= IVF_SHAPE_CACHE_MAX)
+		index->rd_amcache = chunk;
+	return shape;
+}
+
+/* nearest centroid to x (in centroid space) by squared L2 */
+int
+ivf_nearest_list(IvfShape *shape, const float *x)
+{
+	return ivf_nearest_centroid(x, shape->centroids, shape->meta.nlists, shape->meta.cdim);
+}
+
+/*
+ * A value as the index sees it, in `out` (cdim floats): unit length under
+ * cosine, rotated under RaBitQ.  Returns false for a value the index skips
+ * (a zero vector under cosine).  A value of another dimension is an error.
+ */
+bool
+ivf_prepare(IvfInfo *info, Datum value, int dim, float *out)
+{
+	Vector	   *v = DatumGetVector(value);
+	float	   *tmp;
+
+	if (v->dim != dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", dim, v->dim)));
+
+	tmp = info->kind == IVF_KIND_RABITQ ? palloc(sizeof(float) * dim) : out;
+	memcpy(tmp, v->x, sizeof(float) * dim);
+	if (info->metric == IVF_METRIC_COSINE)
+	{
+		double		norm = embed_norm(tmp, dim);
+
+		if (!(norm > 0) || isinf(norm))
+			return false;
+		for (int i = 0; i < dim; i++)
+			tmp[i] = (float) (tmp[i] / norm);
+	}
+	if (info->kind == IVF_KIND_RABITQ)
+	{
+		rabitq_rotate(&info->shape->rq, tmp, out);
+		pfree(tmp);
+	}
+	return true;
+}
+
+/* the distance the opclass orders by, computed as its operator does */
+double
+ivf_exact_distance(int metric, const float *a, const float *b, int dim)
+{
+	switch (metric)
+	{
+		case IVF_METRIC_L2:
+			return embed_l2sq(a, b, dim);
+		case IVF_METRIC_IP:
+			return -embed_dot(a, b, dim);
+		default:
+			return embed_cosine_distance(a, b, dim);
+	}
+}
+
+/*
+ * Fill an entry for heap row `tid`: the original vector (flat), or the
+ * RaBitQ code of x - centroid (x prepared, so already rotated).
+ */
+void
+ivf_make_entry(IvfInfo *info, const float *x, const float *centroid,
+			   ItemPointer tid, const float *orig, IvfEntry entry)
+{
+	IvfShape   *shape = info->shape;
+
+	memset(entry, 0, shape->entry_size);
+	entry->tid = *tid;
+	if (info->kind == IVF_KIND_FLAT)
+		memcpy(IvfEntryPayload(entry), orig, sizeof(float) * shape->meta.dim);
+	else
+	{
+		int			pdim = shape->meta.cdim;
+		float	   *r = palloc(sizeof(float) * pdim);
+		RabitqFactors f;
+
+		for (int i = 0; i < pdim; i++)
+			r[i] = x[i] - centroid[i];
+		rabitq_encode(pdim, r, (uint8 *) IvfEntryPayload(entry) + sizeof(RabitqFactors), &f);
+		memcpy(IvfEntryPayload(entry), &f, sizeof(RabitqFactors));
+		pfree(r);
+	}
+}
+
+/* ---------- pages ---------- */
+
+void
+ivf_init_page(Page page, uint16 type)
+{
+	IvfPageOpaque op;
+
+	PageInit(page, BLCKSZ, sizeof(IvfPageOpaqueData));
+	op = IvfPageGetOpaque(page);
+	op->nextblkno = InvalidBlockNumber;
+	op->type = type;
+	op->page_id = IVF_PAGE_ID;
+}
+
+/* A new page at the end of the relation, exclusively locked. */
+Buffer
+ivf_new_buffer(Relation index, ForkNumber fork)
+{
+	Buffer		buf;
+#if PG_VERSION_NUM < 160000
+	bool		needlock = !RELATION_IS_LOCAL(index);
+#endif
+
+#if PG_VERSION_NUM >= 160000
+	buf = ExtendBufferedRel(BMR_REL(index), fork, NULL, EB_LOCK_FIRST);
+#else
+	if (needlock)
+		LockRelationForExtension(index, ExclusiveLock);
+	buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (needlock)
+		UnlockRelationForExtension(index, ExclusiveLock);
+#endif
+	return buf;
+}
+
+IvfListDir
+ivf_read_dir(Relation index, IvfMetaPageData *meta, int list)
+{
+	BlockNumber blk = meta->dir_start + list / IVF_DIR_PER_PAGE;
+	Buffer		buf = ReadBuffer(index, blk);
+	Page		page;
+	IvfListDir	dir;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (IvfPageGetOpaque(page)->type != IVF_PAGE_DIRECTORY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("ivf index \"%s\" has a corrupt directory page %u",
+						RelationGetRelationName(index), blk),
+				 errhint("REINDEX the index.")));
+	dir = ((IvfListDir *) PageGetContents(page))[list % IVF_DIR_PER_PAGE];
+	UnlockReleaseBuffer(buf);
+	return dir;
+}
+
+/* A page reached through a list must be a list page; anything else is corruption. */
+void
+ivf_check_list_page(Relation index, Page page, BlockNumber blk)
+{
+	if (PageIsNew(page) ||
+		IvfPageGetOpaque(page)->page_id != IVF_PAGE_ID ||
+		IvfPageGetOpaque(page)->type != IVF_PAGE_LIST)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("ivf index \"%s\" has a corrupt list page %u",
+						RelationGetRelationName(index), blk),
+				 errhint("REINDEX the index.")));
+}
+
+/* ---------- writing pages ---------- */
+
+/*
+ * Every page change goes through these: generic WAL records normally, plain
+ * dirty buffers while CREATE INDEX builds (the relation is WAL-logged once
+ * at the end).  The caller locks the buffers exclusively.
+ */
+void
+ivf_write_begin(IvfWrite *w, Relation index, bool building)
+{
+	w->state = building ? NULL : GenericXLogStart(index);
+	w->nbuf = 0;
+}
+
+Page
+ivf_write_page(IvfWrite *w, Buffer buf, bool new_page)
+{
+	Assert(w->nbuf < MAX_GENERIC_XLOG_PAGES);
+	w->bufs[w->nbuf++] = buf;
+	if (w->state)
+		return GenericXLogRegisterBuffer(w->state, buf,
+										 new_page ? GENERIC_XLOG_FULL_IMAGE : 0);
+	return BufferGetPage(buf);
+}
+
+void
+ivf_write_finish(IvfWrite *w)
+{
+	if (w->state)
+		GenericXLogFinish(w->state);
+	else
+		for (int i = 0; i < w->nbuf; i++)
+			MarkBufferDirty(w->bufs[i]);
+}

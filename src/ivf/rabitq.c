@@ -1,0 +1,211 @@
+/*
+ * rabitq.c — RaBitQ: random rotation, 1-bit codes and their distance
+ * estimates with error bounds (Gao and Long, SIGMOD 2024).
+ *
+ * A residual r (vector minus its list centroid) is rotated by a random
+ * orthogonal P and stored as its sign bits b plus ||r|| and
+ * xo = <xbar, r/||r||>, where xbar = (2b - 1) / sqrt(D) is the unit vector the
+ * bits stand for.  For a unit query direction q,
+ *
+ *     <r/||r||, q>  ~  <xbar, q> / xo
+ *
+ * is an unbiased estimate whose error is about sqrt((1 - xo^2) / (D - 1)) / xo
+ * standard deviations; the query is scalar-quantised to 4 bits so <xbar, q>
+ * becomes AND + popcount over bit planes.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "ivf.h"
+#include "../kernels.h"
+#include "miscadmin.h"
+
+/* splitmix64: small, seedable, and the same on every platform */
+static inline uint64
+next_random(uint64 *state)
+{
+	uint64		z = (*state += UINT64CONST(0x9E3779B97F4A7C15));
+
+	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+void
+rabitq_init(Rabitq *rq, int dim, uint64 seed)
+{
+	uint64		state = seed;
+	int			pdim = TYPEALIGN(64, dim);
+
+	rq->dim = dim;
+	rq->pdim = pdim;
+	rq->seed = seed;
+	rq->signs = palloc(sizeof(float) * RABITQ_ROUNDS * pdim);
+	for (int i = 0; i < RABITQ_ROUNDS * pdim; i += 64)
+	{
+		uint64		bits = next_random(&state);
+
+		for (int j = 0; j < 64; j++)
+			rq->signs[i + j] = (bits >> j) & 1 ? 1.0f : -1.0f;
+	}
+}
+
+/* in-place normalised Walsh-Hadamard transform of n (a power of two) floats */
+static void
+fwht(float *x, int n)
+{
+	for (int h = 1; h < n; h <<= 1)
+	{
+		for (int i = 0; i < n; i += h << 1)
+		{
+			for (int j = i; j < i + h; j++)
+			{
+				float		a = x[j],
+							b = x[j + h];
+
+				x[j] = a + b;
+				x[j + h] = a - b;
+			}
+		}
+	}
+
+	{
+		float		scale = 1.0f / sqrtf((float) n);
+
+		for (int i = 0; i < n; i++)
+			x[i] *= scale;
+	}
+}
+
+/*
+ * Each round flips signs, then transforms the largest power-of-two block:
+ * the leading one in even rounds, the trailing one in odd rounds, so that
+ * when pdim is not a power of two every coordinate still mixes with every
+ * other.  Each step is orthogonal, so the product is.
+ */
+void
+rabitq_rotate(const Rabitq *rq, const float *in, float *out)
+{
+	int			pdim = rq->pdim;
+	int			block = 1;
+
+	while (block * 2 <= pdim)
+		block *= 2;
+
+	memcpy(out, in, sizeof(float) * rq->dim);
+	memset(out + rq->dim, 0, sizeof(float) * (pdim - rq->dim));
+	for (int r = 0; r < RABITQ_ROUNDS; r++)
+	{
+		const float *s = rq->signs + (Size) r * pdim;
+
+		for (int i = 0; i < pdim; i++)
+			out[i] *= s[i];
+		fwht(out + ((r & 1) ? pdim - block : 0), block);
+	}
+}
+
+void
+rabitq_encode(int pdim, const float *r, uint8 *code, RabitqFactors *f)
+{
+	double		sq = 0,
+				abs = 0;
+
+	memset(code, 0, RABITQ_CODE_BYTES(pdim));
+	for (int i = 0; i < pdim; i++)
+	{
+		sq += (double) r[i] * r[i];
+		abs += fabs(r[i]);
+		if (r[i] > 0)
+			code[i >> 3] |= 1 << (i & 7);
+	}
+	f->norm = (float) sqrt(sq);
+	if (sq > 0)
+		f->xo = (float) (abs / (sqrt(sq) * sqrt((double) pdim)));
+	else
+		f->xo = 1.0f;
+	/* |<xbar, u>| >= 1/sqrt(D) for a unit u; keep rounding from going lower */
+	f->xo = Max(f->xo, 1.0f / sqrtf((float) pdim));
+}
+
+void
+rabitq_prepare_query(int pdim, const float *r, RabitqQuery *q)
+{
+	int			words = pdim / 64;
+	double		sq = 0;
+	float		lo = 0,
+				hi = 0,
+				inv;
+	uint32		sum = 0;
+
+	if (q->planes == NULL || q->pdim != pdim)
+		q->planes = palloc(sizeof(uint64) * RABITQ_QUERY_BITS * words);
+	q->pdim = pdim;
+	memset(q->planes, 0, sizeof(uint64) * RABITQ_QUERY_BITS * words);
+
+	for (int i = 0; i < pdim; i++)
+		sq += (double) r[i] * r[i];
+	q->norm = (float) sqrt(sq);
+	if (sq == 0)
+	{
+		q->lo = q->delta = 0;
+		q->sum_q = 0;
+		return;
+	}
+
+	lo = hi = r[0];
+	for (int i = 1; i < pdim; i++)
+	{
+		lo = Min(lo, r[i]);
+		hi = Max(hi, r[i]);
+	}
+	lo /= q->norm;
+	hi /= q->norm;
+	q->lo = lo;
+	q->delta = (hi - lo) / ((1 << RABITQ_QUERY_BITS) - 1);
+	inv = q->delta > 0 ? 1.0f / q->delta : 0;
+
+	for (int i = 0; i < pdim; i++)
+	{
+		int			v = (int) lrintf((r[i] / q->norm - lo) * inv);
+
+		v = Max(0, Min(v, (1 << RABITQ_QUERY_BITS) - 1));
+		sum += v;
+		for (int j = 0; j < RABITQ_QUERY_BITS; j++)
+			if (v & (1 << j))
+				q->planes[j * words + (i >> 6)] |= UINT64CONST(1) << (i & 63);
+	}
+	q->sum_q = sum;
+}
+
+/*
+ * With q_i ~ lo + delta * v_i:
+ *   sum_i (2 b_i - 1) q_i = 2 (lo * |b| + delta * sum_{b_i} v_i) - (D lo + delta * sum v)
+ * and <xbar, q> is that over sqrt(D).  Two independent errors: RaBitQ's own
+ * (sd sqrt((1 - xo^2) / (D - 1))) and rounding the query (uniform in
+ * +-delta/2 per coordinate, so sd delta / sqrt(12) after the 1/sqrt(D)
+ * weights); both are divided by xo with the estimate.
+ */
+float
+rabitq_estimate(const RabitqQuery *q, const uint8 *code, const RabitqFactors *f,
+				float *err)
+{
+	int			pdim = q->pdim;
+	uint32		ones,
+				dot;
+	float		xq,
+				var;
+
+	if (q->norm == 0 || f->norm == 0)
+	{
+		*err = 0;
+		return 0;
+	}
+	dot = embed_active_kernels->bitplane_dot((const uint64 *) code, q->planes,
+											 pdim / 64, RABITQ_QUERY_BITS, &ones);
+	xq = (2 * (q->lo * ones + q->delta * dot) - (pdim * q->lo + q->delta * q->sum_q)) /
+		sqrtf((float) pdim);
+	var = Max(1 - f->xo * f->xo, 0.0f) / (pdim - 1) + q->delta * q->delta * (1.0f / 12);
+	*err = (float) RABITQ_EPSILON * sqrtf(var) / f->xo;
+	return xq / f->xo;
+}
