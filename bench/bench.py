@@ -50,7 +50,11 @@ KNOWN_AMS = {
              "guc": "hnsw.ef_search", "sweep": [10, 20, 40, 80, 160, 320]},
     "ivfflat": {"defaults": {},  # lists: chosen from n, see default_lists()
                 "guc": "ivfflat.probes", "sweep": [1, 2, 4, 8, 16, 32]},
+    # FAISS 1.7.3 has no RaBitQ: its IVFFlat (same lists) is the reference
+    "ivfrabitq": {"defaults": {},
+                  "guc": "ivfrabitq.probes", "sweep": [2, 4, 8, 16, 32, 64]},
 }
+IVF_AMS = ("ivfflat", "ivfrabitq")
 
 
 def log(msg):
@@ -772,7 +776,7 @@ def index_plan(args, ds, ams):
     for am, params in specs:
         known = KNOWN_AMS.get(am, {})
         p = dict(known.get("defaults", {}))
-        if am == "ivfflat":
+        if am in IVF_AMS:
             p["lists"] = default_lists(ds.n)
         p.update(params)
         guc = known.get("guc")
@@ -780,7 +784,7 @@ def index_plan(args, ds, ams):
         for g, v in sweeps.items():
             if g.split(".")[0] == am:
                 guc, vals = g, v
-        if am == "ivfflat" and guc == "ivfflat.probes" and not any(g == guc for g in sweeps):
+        if am in IVF_AMS and guc == am + ".probes" and not any(g == guc for g in sweeps):
             vals = [v for v in vals if int(v) <= int(p["lists"])] or ["1"]
         plan.append((am, p, guc, vals if guc else [None]))
     return plan
@@ -1039,6 +1043,7 @@ def main():
                       time.perf_counter() - t0, None, list(range(n_exact)), ("exact", None))
             del flat
             if not args.no_faiss_ann:
+                faiss_ivf_done = set()
                 for am, params, guc, vals in plan + ([] if args.index else
                                                      [p for p in index_plan(args, ds, ["hnsw", "ivfflat"])
                                                       if p[0] not in ams]):
@@ -1056,8 +1061,11 @@ def main():
                             ix.hnsw.efSearch = int(v)
                             faiss_run(f"IndexHNSWFlat(M={m},efC={efc})", ix, bs, f"efSearch={v}",
                                       list(range(nq)), ("hnsw", str(v)))
-                    elif am == "ivfflat":
+                    elif am in IVF_AMS:
                         nl = int(params["lists"])
+                        if nl in faiss_ivf_done:
+                            continue
+                        faiss_ivf_done.add(nl)
                         log(f"faiss IVFFlat nlist={nl}")
                         t0 = time.perf_counter()
                         qz = faiss.IndexFlatL2(ds.dim) if ds.metric == "l2" else faiss.IndexFlatIP(ds.dim)
@@ -1068,7 +1076,7 @@ def main():
                         for v in vals:
                             ix.nprobe = int(v)
                             faiss_run(f"IndexIVFFlat(nlist={nl})", ix, bs, f"nprobe={v}",
-                                      list(range(nq)), ("ivfflat", str(v)))
+                                      list(range(nq)), ("ivf", str(v)))
 
     # ratios: ours / FAISS's for the matching configuration
     for r in records:
@@ -1077,7 +1085,7 @@ def main():
         if r["index"] == "exact scan":
             key = ("exact", None)
         elif r.get("setting") and r["setting"].split("=", 1)[0] == KNOWN_AMS.get(r.get("am"), {}).get("guc"):
-            key = (r["am"], r["setting"].split("=", 1)[1])
+            key = ("ivf" if r["am"] in IVF_AMS else r["am"], r["setting"].split("=", 1)[1])
         else:
             key = None
         f = faiss_records.get(key)

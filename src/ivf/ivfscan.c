@@ -200,8 +200,10 @@ rank_lists(IvfScanOpaque so, int want)
 				all[0] = all[l];
 				rank_sift(all, want, 0);
 			}
+		qsort(all, want, sizeof(IvfListRank), cmp_rank);
 	}
-	qsort(all, Min(want, n), sizeof(IvfListRank), cmp_rank);
+	else
+		qsort(all, n, sizeof(IvfListRank), cmp_rank);
 	so->order = all;
 	so->norder = Min(want, n);
 }
