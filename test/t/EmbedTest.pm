@@ -12,7 +12,7 @@ use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(load_words load_sap knn_check self_found run_node);
+our @EXPORT = qw(load_words load_sap knn_check knn_ok self_found index_am index_count run_node);
 
 my $tmp;
 
@@ -134,6 +134,92 @@ sub knn_check
 	  . ($set ? " [$set]" : '') . ": recall\@$k=$r{recall} over $r{queries} queries,"
 	  . " short=$r{short} unordered=$r{unordered}";
 	return %r;
+}
+
+# knn_check plus the assertions every recall test makes, named "$what: ...":
+# recall at least $floor, every query answered in full, no row the table does
+# not hold, and rows in distance order.  Extra options besides knn_check's:
+#   min_queries      also assert at least this many queries ran
+#   unordered        the share of adjacent result pairs allowed out of order
+#                    (index_am's `unordered`; default 0)
+# Returns knn_check's hash.
+sub knn_ok
+{
+	my ($node, $db, $what, $floor, %o) = @_;
+	my $min_queries = delete $o{min_queries};
+	my $share = delete $o{unordered} // 0;
+	my %r = knn_check($node, $db, %o);
+	my $k = $o{k} // 10;
+	cmp_ok($r{queries}, '>=', $min_queries, "$what: at least $min_queries queries") if $min_queries;
+	cmp_ok($r{recall}, '>=', $floor, "$what: recall\@$k $r{recall} >= $floor");
+	is($r{short}, 0, "$what: every query got $k rows");
+	is($r{missing}, 0, "$what: no row the table does not hold");
+	if ($share)
+	{
+		my $max = int($share * $r{queries} * ($k - 1));
+		cmp_ok($r{unordered}, '<=', $max, "$what: at most $max adjacent rows out of distance order ($r{unordered})");
+	}
+	else
+	{
+		is($r{unordered}, 0, "$what: rows come in distance order");
+	}
+	return %r;
+}
+
+# The ordering index access methods, and what a test needs to build and
+# search an index of each alike: index_am($am, lists => N) returns a hash
+#   am         the access method's name
+#   ivf        true for ivfflat and ivfrabitq
+#   with       the WITH clause of CREATE INDEX: hnsw m 16, ef_construction 64
+#              (spelled out, so that a change of defaults does not move the
+#              numbers); ivf `lists` (default 50)
+#   search     SET commands for the usual scan: hnsw's defaults (ef_search
+#              40), ivf probes = lists / 4 (rounded up)
+#   wide       SET commands for a wider search: hnsw ef_search 100, ivf
+#              probes = lists / 2
+#   iterative  SET commands that turn on relaxed_order iterative scans
+#   unordered  the share of adjacent results allowed out of distance order:
+#              0, except for ivfrabitq, whose rerank trusts estimated lower
+#              bounds that hold with high probability only (src/ivf/README.md)
+#   guc        the settings prefix (hnsw, ivfflat, ivfrabitq)
+sub index_am
+{
+	my ($am, %o) = @_;
+	if ($am eq 'hnsw')
+	{
+		return {
+			am => $am, ivf => 0, guc => $am,
+			with => 'WITH (m = 16, ef_construction = 64)',
+			search => '',
+			wide => 'SET hnsw.ef_search = 100;',
+			iterative => 'SET hnsw.iterative_scan = relaxed_order;',
+			unordered => 0 };
+	}
+	die "unknown access method $am" unless $am eq 'ivfflat' || $am eq 'ivfrabitq';
+	my $lists = $o{lists} // 50;
+	my $probes = int(($lists + 3) / 4);
+	my $wide = int(($lists + 1) / 2);
+	return {
+		am => $am, ivf => 1, guc => $am, lists => $lists, probes => $probes,
+		with => "WITH (lists = $lists)",
+		search => "SET $am.probes = $probes;",
+		wide => "SET $am.probes = $wide;",
+		iterative => "SET $am.iterative_scan = relaxed_order;",
+		unordered => $am eq 'ivfrabitq' ? 0.03 : 0 };
+}
+
+# What index $idx on $table (integer `id`) holds, exactly: VACUUM counts the
+# heap TIDs in the index when it has a dead row to remove, and stores the
+# count as the index's reltuples (INDEX_CLEANUP ON: for a few dead rows
+# PostgreSQL would skip the indexes).  Deletes row $victim to make one.
+# Returns (index count, live rows).
+sub index_count
+{
+	my ($node, $db, $table, $idx, $victim) = @_;
+	$node->safe_psql($db, "DELETE FROM $table WHERE id = $victim; VACUUM (INDEX_CLEANUP ON) $table;");
+	return (
+		$node->safe_psql($db, "SELECT reltuples::bigint FROM pg_class WHERE oid = '$idx'::regclass"),
+		$node->safe_psql($db, "SELECT count(*) FROM $table"));
 }
 
 # How many rows of $table (`id`, vector column `col`) an index scan finds as
