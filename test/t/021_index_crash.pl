@@ -58,8 +58,7 @@ sub recall_ok
 		set => $am->{ivf} ? $am->{wide} : $am->{search});
 	cmp_ok($r{recall}, '>=', $floor{ $am->{am} }, "$what: recall\@10 $r{recall} >= $floor{ $am->{am} }");
 	is($r{short}, 0, "$what: full answers");
-	my $max = int($am->{unordered} * $r{queries} * 9);
-	cmp_ok($r{unordered}, '<=', $max, "$what: in distance order (at most $max adjacent pairs swapped)");
+	order_ok($am->{unordered}, \%r, $what);
 }
 
 # Per access method: u (unlogged, 1,200 rows), b (3,000 rows, then churn),

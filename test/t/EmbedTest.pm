@@ -12,7 +12,7 @@ use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(load_words load_sap knn_check knn_ok self_found index_am index_count run_node);
+our @EXPORT = qw(load_words load_sap knn_check knn_ok order_ok self_found index_am index_count run_node);
 
 my $tmp;
 
@@ -154,16 +154,21 @@ sub knn_ok
 	cmp_ok($r{recall}, '>=', $floor, "$what: recall\@$k $r{recall} >= $floor");
 	is($r{short}, 0, "$what: every query got $k rows");
 	is($r{missing}, 0, "$what: no row the table does not hold");
-	if ($share)
-	{
-		my $max = int($share * $r{queries} * ($k - 1));
-		cmp_ok($r{unordered}, '<=', $max, "$what: at most $max adjacent rows out of distance order ($r{unordered})");
-	}
-	else
-	{
-		is($r{unordered}, 0, "$what: rows come in distance order");
-	}
+	order_ok($share, \%r, $what, $k);
 	return %r;
+}
+
+# One assertion on knn_check's result %$r: adjacent rows out of distance
+# order are at most the share $share of all adjacent pairs (none if $share
+# is 0).  $k: the LIMIT (default 10).
+sub order_ok
+{
+	my ($share, $r, $what, $k) = @_;
+	$k //= 10;
+	return is($r->{unordered}, 0, "$what: rows come in distance order") unless $share;
+	my $max = int($share * $r->{queries} * ($k - 1));
+	return cmp_ok($r->{unordered}, '<=', $max,
+		"$what: at most $max adjacent rows out of distance order ($r->{unordered})");
 }
 
 # The ordering index access methods, and what a test needs to build and
@@ -178,17 +183,18 @@ sub knn_ok
 #   wide       SET commands for a wider search: hnsw ef_search 100, ivf
 #              probes = lists / 2
 #   iterative  SET commands that turn on relaxed_order iterative scans
-#   unordered  the share of adjacent results allowed out of distance order:
-#              0, except for ivfrabitq, whose rerank trusts estimated lower
-#              bounds that hold with high probability only (src/ivf/README.md)
-#   guc        the settings prefix (hnsw, ivfflat, ivfrabitq)
+#   unordered  the share of adjacent results allowed out of distance order
+#              (for order_ok): 0, except for ivfrabitq, whose rerank trusts
+#              estimated lower bounds that hold with high probability only
+#              (src/ivf/README.md); measured under 1%
+#   lists, probes  (ivf) the list count and the probes of `search`
 sub index_am
 {
 	my ($am, %o) = @_;
 	if ($am eq 'hnsw')
 	{
 		return {
-			am => $am, ivf => 0, guc => $am,
+			am => $am, ivf => 0,
 			with => 'WITH (m = 16, ef_construction = 64)',
 			search => '',
 			wide => 'SET hnsw.ef_search = 100;',
@@ -200,7 +206,7 @@ sub index_am
 	my $probes = int(($lists + 3) / 4);
 	my $wide = int(($lists + 1) / 2);
 	return {
-		am => $am, ivf => 1, guc => $am, lists => $lists, probes => $probes,
+		am => $am, ivf => 1, lists => $lists, probes => $probes,
 		with => "WITH (lists = $lists)",
 		search => "SET $am.probes = $probes;",
 		wide => "SET $am.probes = $wide;",
