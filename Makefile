@@ -18,6 +18,7 @@ OBJS = \
 	src/vector.o \
 	src/aggregate.o \
 	src/recall.o \
+	src/bufhint.o \
 	src/hnsw/hnsw.o \
 	src/hnsw/hnswbuild.o \
 	src/hnsw/hnswinsert.o \

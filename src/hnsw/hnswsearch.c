@@ -17,6 +17,7 @@
 #include "utils/memutils.h"
 
 #include "hnsw.h"
+#include "../bufhint.h"
 
 /* visited elements, keyed by their TID packed into 48 bits */
 typedef struct VisitedEntry
@@ -224,7 +225,7 @@ read_element(HnswSearch *s, ItemPointer tid, bool force)
 		return (etup && etup->level >= s->layer) ? extract_item(s, tid, etup, value, force) : NULL;
 	}
 
-	buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
+	buf = embed_read_buffer(index, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	etup = hnsw_get_element(index, BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), m);
 	if (etup != NULL && etup->level >= s->layer)
