@@ -245,6 +245,15 @@ read_element(HnswSearch *s, ItemPointer tid, bool force)
 	return it;
 }
 
+/* CPU-cache prefetch of an element about to be read (see bufhint.c) */
+static inline void
+prefetch_element(HnswSearch *s, ItemPointer tid, bool item)
+{
+	if (s->info->mem == NULL)
+		embed_prefetch_item(s->info->index, ItemPointerGetBlockNumber(tid),
+							ItemPointerGetOffsetNumber(tid), item);
+}
+
 /* The neighbour list of an element admitted after it was read. */
 static void
 fetch_neighbors(HnswSearch *s, SearchItem *c)
@@ -347,6 +356,9 @@ start_layer(HnswSearch *s, List *entry, int layer)
 bool
 hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 {
+	ItemPointerData fresh[2 * HNSW_MAX_M];	/* layer 0 has the most links */
+	int			nnew;
+
 	if (ef > s->ef)
 	{
 		/*
@@ -379,15 +391,30 @@ hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 		if (c->nnbrs < 0)
 			fetch_neighbors(s, c);
 
+		/*
+		 * The neighbours not seen yet, with their pages prefetched before the
+		 * first is read, and each element's own lines one step ahead.
+		 */
+		nnew = 0;
 		for (int i = 0; i < c->nnbrs; i++)
 		{
 			bool		found;
-			SearchItem *it;
 
 			visited_insert(s->visited, tid_key(&c->nbrs[i]), &found);
 			if (found)
 				continue;
-			it = read_element(s, &c->nbrs[i], false);
+			fresh[nnew++] = c->nbrs[i];
+			prefetch_element(s, &c->nbrs[i], false);
+		}
+		if (nnew > 0)
+			prefetch_element(s, &fresh[0], true);
+		for (int i = 0; i < nnew; i++)
+		{
+			SearchItem *it;
+
+			if (i + 1 < nnew)
+				prefetch_element(s, &fresh[i + 1], true);
+			it = read_element(s, &fresh[i], false);
 			if (it == NULL)
 				continue;
 			remember(s, it);
