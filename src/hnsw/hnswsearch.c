@@ -249,7 +249,9 @@ read_element(HnswSearch *s, ItemPointer tid, bool force)
 static inline void
 prefetch_element(HnswSearch *s, ItemPointer tid, bool item)
 {
-	if (s->info->mem == NULL)
+	if (s->info->mem != NULL)
+		hnsw_mem_prefetch(s->info->mem, tid, item);
+	else
 		embed_prefetch_item(s->info->index, ItemPointerGetBlockNumber(tid),
 							ItemPointerGetOffsetNumber(tid), item);
 }
