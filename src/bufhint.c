@@ -22,6 +22,9 @@
 #include "bufhint.h"
 
 #define HINT_SLOTS 16384		/* power of two */
+#ifndef PREFETCH_ITEM_BYTES
+#define PREFETCH_ITEM_BYTES 4096
+#endif
 
 typedef struct BufHint
 {
@@ -84,9 +87,15 @@ embed_prefetch_item(Relation rel, BlockNumber blkno, OffsetNumber off, bool item
 									(off - 1) * sizeof(ItemIdData));
 		unsigned	lp_off = iid->lp_off;
 
-		if (lp_off >= SizeOfPageHeaderData && lp_off <= BLCKSZ - 256)
-			for (int i = 0; i < 256; i += 64)
-				__builtin_prefetch(page + lp_off + i);
+		unsigned	lp_len = iid->lp_len;
+
+		if (lp_off >= SizeOfPageHeaderData && lp_off < BLCKSZ)
+		{
+			unsigned	end = Min(BLCKSZ, lp_off + Min(lp_len, PREFETCH_ITEM_BYTES));
+
+			for (unsigned i = lp_off; i < end; i += 64)
+				__builtin_prefetch(page + i);
+		}
 	}
 #endif
 }
