@@ -715,6 +715,32 @@ CREATE INDEX emp_r ON emp USING ivfrabitq (v vector_l2_ops) WITH (lists = 1);
 SELECT pg_temp.sqlerr($$SELECT embed_index_recall('emp_r')$$);
 DROP TABLE emp, hn;
 
+--
+-- every SIMD kernel table the CPU runs gives the same RaBitQ answers
+-- (the estimates use the bit-plane popcount kernel; only counts are shown)
+--
+CREATE TABLE sk AS SELECT i AS id, pg_temp.wave(i * 0.37) AS w FROM generate_series(1, 600) i;
+CREATE TABLE sk2 (id int, v vector(200));
+INSERT INTO sk2 SELECT id, (w::real[])[1:200]::vector FROM sk;
+CREATE INDEX sk2_r ON sk2 USING ivfrabitq (v vector_l2_ops) WITH (lists = 8);
+SET ivfrabitq.probes = 2;
+CREATE TEMP TABLE sk_answers (kernel text, qid int, ids int[]);
+DO $$
+DECLARE k text;
+BEGIN
+	FOR k IN SELECT embed_simd_kernels() LOOP
+		EXECUTE format('SET embed.simd = %L', k);
+		INSERT INTO sk_answers
+		SELECT k, q.id, pg_temp.ids_index(format('SELECT id FROM sk2 ORDER BY v <-> %L LIMIT 15', q.v), 'sk2_r')
+		FROM (SELECT id, v FROM sk2 WHERE id % 50 = 0) q;
+	END LOOP;
+	RESET embed.simd;
+END $$;
+SELECT count(DISTINCT a.kernel) >= 1 AS ran, count(*) >= 12 AS compared,
+       count(*) FILTER (WHERE a.ids <> p.ids) AS answers_differing_from_portable
+FROM sk_answers a JOIN sk_answers p ON p.kernel = 'portable' AND p.qid = a.qid;
+DROP TABLE sk, sk2, sk_answers;
+
 RESET ivfflat.probes;
 RESET ivfrabitq.probes;
 DROP TABLE items, queries, fi, ri;
