@@ -18,6 +18,7 @@ OBJS = \
 	src/vector.o \
 	src/aggregate.o \
 	src/recall.o \
+	src/bufhint.o \
 	src/hnsw/hnsw.o \
 	src/hnsw/hnswbuild.o \
 	src/hnsw/hnswinsert.o \
@@ -45,7 +46,7 @@ SQL_PARTS = \
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
 # pg_regress suites: sql/NAME.sql -> expected/NAME.out
-REGRESS = vector_io vector_cast vector_ops vector_func aggregate kernels errors hnsw
+REGRESS = vector_io vector_cast vector_ops vector_func aggregate kernels errors hnsw ivf
 
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)

@@ -239,6 +239,7 @@ extern void hnsw_write_abort(HnswWrite *w);
  * insert code run on it unchanged and writing it out is a copy.
  */
 extern HnswElementTuple hnsw_mem_element(HnswMemGraph *g, ItemPointer tid, Datum *value);
+extern void hnsw_mem_prefetch(HnswMemGraph *g, ItemPointer tid, bool item);
 extern void hnsw_mem_add(HnswMemGraph *g, HnswElementTuple etup, Size size, Datum value,
 						 ItemPointer tid);
 extern void hnsw_mem_entry(HnswMemGraph *g, ItemPointer entry, int *level);

@@ -17,6 +17,7 @@
 #include "utils/memutils.h"
 
 #include "hnsw.h"
+#include "../bufhint.h"
 
 /* visited elements, keyed by their TID packed into 48 bits */
 typedef struct VisitedEntry
@@ -224,7 +225,7 @@ read_element(HnswSearch *s, ItemPointer tid, bool force)
 		return (etup && etup->level >= s->layer) ? extract_item(s, tid, etup, value, force) : NULL;
 	}
 
-	buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
+	buf = embed_read_buffer(index, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	etup = hnsw_get_element(index, BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), m);
 	if (etup != NULL && etup->level >= s->layer)
@@ -242,6 +243,17 @@ read_element(HnswSearch *s, ItemPointer tid, bool force)
 	}
 	UnlockReleaseBuffer(buf);
 	return it;
+}
+
+/* CPU-cache prefetch of an element about to be read (see bufhint.c) */
+static inline void
+prefetch_element(HnswSearch *s, ItemPointer tid, bool item)
+{
+	if (s->info->mem != NULL)
+		hnsw_mem_prefetch(s->info->mem, tid, item);
+	else
+		embed_prefetch_item(s->info->index, ItemPointerGetBlockNumber(tid),
+							ItemPointerGetOffsetNumber(tid), item);
 }
 
 /* The neighbour list of an element admitted after it was read. */
@@ -346,6 +358,9 @@ start_layer(HnswSearch *s, List *entry, int layer)
 bool
 hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 {
+	ItemPointerData fresh[2 * HNSW_MAX_M];	/* layer 0 has the most links */
+	int			nnew;
+
 	if (ef > s->ef)
 	{
 		/*
@@ -378,15 +393,30 @@ hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 		if (c->nnbrs < 0)
 			fetch_neighbors(s, c);
 
+		/*
+		 * The neighbours not seen yet, with their pages prefetched before the
+		 * first is read, and each element's own lines one step ahead.
+		 */
+		nnew = 0;
 		for (int i = 0; i < c->nnbrs; i++)
 		{
 			bool		found;
-			SearchItem *it;
 
 			visited_insert(s->visited, tid_key(&c->nbrs[i]), &found);
 			if (found)
 				continue;
-			it = read_element(s, &c->nbrs[i], false);
+			fresh[nnew++] = c->nbrs[i];
+			prefetch_element(s, &c->nbrs[i], false);
+		}
+		if (nnew > 0)
+			prefetch_element(s, &fresh[0], true);
+		for (int i = 0; i < nnew; i++)
+		{
+			SearchItem *it;
+
+			if (i + 1 < nnew)
+				prefetch_element(s, &fresh[i + 1], true);
+			it = read_element(s, &fresh[i], false);
 			if (it == NULL)
 				continue;
 			remember(s, it);

@@ -152,8 +152,17 @@ ivf_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	MemSet(&costs, 0, sizeof(costs));
 	genericcostestimate(root, path, loop_count, &costs);
 
+	/* the lists built, which a small table or ALTER INDEX makes differ from the option */
 	index = index_open(path->indexinfo->indexoid, NoLock);
-	lists = ivf_options_lists(index);
+	if (RelationGetNumberOfBlocks(index) > IVF_METAPAGE_BLKNO)
+	{
+		IvfMetaPageData meta;
+
+		ivf_read_meta(index, &meta);
+		lists = Max(meta.nlists, 1);
+	}
+	else
+		lists = ivf_options_lists(index);
 	index_close(index, NoLock);
 	probes = kind == IVF_KIND_RABITQ ? ivfrabitq_probes : ivfflat_probes;
 	fraction = Min(1.0, probes / lists);
@@ -244,6 +253,9 @@ ivf_routine(void)
 #endif
 #if PG_VERSION_NUM >= 160000
 	am->amsummarizing = false;
+#endif
+#if PG_VERSION_NUM >= 170000
+	am->amcanbuildparallel = true;
 #endif
 	am->amkeytype = InvalidOid;
 

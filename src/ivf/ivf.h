@@ -97,7 +97,7 @@ extern void rabitq_prepare_query(int pdim, const float *r, RabitqQuery *q);
  * with high probability (the RaBitQ bound with confidence constant
  * RABITQ_EPSILON, widened by the query quantisation error).
  */
-#define RABITQ_EPSILON 1.9
+#define RABITQ_EPSILON 2.5
 
 extern float rabitq_estimate(const RabitqQuery *q, const uint8 *code,
 							 const RabitqFactors *f, float *err);

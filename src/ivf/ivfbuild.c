@@ -7,14 +7,28 @@
  * (list, entry) pairs to a tuplesort, so memory stays bounded whatever the
  * table size; the sorted entries are then written list after list.  No WAL
  * is written page by page: the finished relation is logged in one pass.
+ *
+ * The second pass, where the time goes on large tables (one distance per
+ * row and list), runs in parallel when max_parallel_maintenance_workers
+ * allows: the leader and each worker scan a share of the table (a parallel
+ * heap scan) into their own sort, which the leader merges, as nbtree does.
+ * Workers read the centroids from the skeleton pages the leader wrote
+ * before launching them.
  */
 #include "postgres.h"
 
 #include <math.h>
 
+#include "access/parallel.h"
+#include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
+#include "optimizer/optimizer.h"
+#include "storage/condition_variable.h"
+#include "storage/spin.h"
+#include "utils/snapmgr.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "commands/progress.h"
@@ -59,6 +73,39 @@ typedef struct IvfBuildState
 	MemoryContext tmpctx;		/* per row */
 } IvfBuildState;
 
+/* a parallel assignment pass, in dynamic shared memory */
+typedef struct IvfShared
+{
+	Oid			heaprelid;
+	Oid			indexrelid;
+	bool		isconcurrent;
+	int			sortmem;		/* kB per participant */
+
+	ConditionVariable donecv;	/* signalled as each participant finishes */
+	slock_t		mutex;			/* protects the fields below */
+	int			ndone;
+	double		heaptuples;
+	double		indtuples;
+	/* a ParallelTableScanDescData follows */
+} IvfShared;
+
+#define IvfSharedScan(shared) \
+	((ParallelTableScanDesc) ((char *) (shared) + BUFFERALIGN(sizeof(IvfShared))))
+
+#define IVF_KEY_SHARED	UINT64CONST(0xE4BED00000000001)
+#define IVF_KEY_SORT	UINT64CONST(0xE4BED00000000002)
+
+typedef struct IvfParallel
+{
+	ParallelContext *pcxt;
+	Snapshot	snapshot;
+	IvfShared  *shared;
+	Sharedsort *sharedsort;
+	int			nparticipants;
+} IvfParallel;
+
+PGDLLEXPORT void ivf_parallel_build_main(dsm_segment *seg, shm_toc *toc);
+
 static uint64
 next_random(uint64 *state)
 {
@@ -67,6 +114,15 @@ next_random(uint64 *state)
 	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
 	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
 	return z ^ (z >> 31);
+}
+
+/* the most dimensions a flat entry (aligned, with its line pointer) fits a page with */
+static int
+ivf_flat_max_dim(void)
+{
+	Size		room = (IVF_PAGE_SPACE - sizeof(ItemIdData)) & ~((Size) MAXIMUM_ALIGNOF - 1);
+
+	return (int) ((room - sizeof(IvfEntryData)) / sizeof(float));
 }
 
 /* dimensions from the column's typmod, else from the first row */
@@ -90,8 +146,7 @@ set_dim(IvfBuildState *bs, int dim)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("ivfflat index can only store vectors of up to %d dimensions",
-							(int) ((IVF_PAGE_SPACE - sizeof(ItemIdData) -
-									MAXALIGN(sizeof(IvfEntryData))) / sizeof(float))),
+							ivf_flat_max_dim()),
 					 errhint("Use ivfrabitq or hnsw for larger vectors.")));
 	}
 
@@ -349,6 +404,197 @@ load_lists(IvfBuildState *bs, IvfMetaPageData *meta, IvfListDir *dir)
 	}
 }
 
+/* The sort of pass 2: (list, entry) pairs, by list. */
+static void
+begin_assign(IvfBuildState *bs, SortCoordinate coord, int sortmem)
+{
+	AttrNumber	sortcol = 1;
+	Oid			sortop = Int4LessOperator;
+	Oid			sortcoll = InvalidOid;
+	bool		nullsfirst = false;
+
+	bs->sortdesc = CreateTemplateTupleDesc(2);
+	TupleDescInitEntry(bs->sortdesc, (AttrNumber) 1, "list", INT4OID, -1, 0);
+	TupleDescInitEntry(bs->sortdesc, (AttrNumber) 2, "entry", BYTEAOID, -1, 0);
+	/* tuplesort_gettupleslot hands back minimal tuples */
+	bs->slot = MakeSingleTupleTableSlot(bs->sortdesc, &TTSOpsMinimalTuple);
+	bs->sort = tuplesort_begin_heap(bs->sortdesc, 1, &sortcol, &sortop, &sortcoll, &nullsfirst,
+									sortmem, coord,
+#if PG_VERSION_NUM >= 150000
+									TUPLESORT_NONE
+#else
+									false
+#endif
+		);
+	if (bs->x == NULL)
+		bs->x = palloc(sizeof(float) * bs->cdim);
+	if (bs->entry == NULL)
+		bs->entry = palloc0(bs->info.shape->entry_size);
+}
+
+/*
+ * One participant's share of pass 2 (the leader's or a worker's): scan its
+ * blocks of the parallel heap scan into its own sort, then report.
+ */
+static void
+participate(IvfShared *shared, Sharedsort *sharedsort, Relation heap, Relation index,
+			bool progress)
+{
+	IvfBuildState bs;
+	SortCoordinate coord = palloc0(sizeof(SortCoordinateData));
+	IndexInfo  *indexInfo = BuildIndexInfo(index);
+	TableScanDesc scan;
+
+	memset(&bs, 0, sizeof(bs));
+	bs.index = index;
+	ivf_info(&bs.info, index, true);
+	bs.info.shape = ivf_shape(index);
+	bs.dim = bs.info.shape->meta.dim;
+	bs.cdim = bs.info.shape->meta.cdim;
+	bs.tmpctx = AllocSetContextCreate(CurrentMemoryContext, "ivf build", ALLOCSET_DEFAULT_SIZES);
+
+	coord->isWorker = true;
+	coord->nParticipants = -1;
+	coord->sharedsort = sharedsort;
+	begin_assign(&bs, coord, shared->sortmem);
+
+	indexInfo->ii_Concurrent = shared->isconcurrent;
+	scan = table_beginscan_parallel(heap, IvfSharedScan(shared));
+	table_index_build_scan(heap, index, indexInfo, true, progress, assign_callback, &bs, scan);
+	tuplesort_performsort(bs.sort);
+
+	SpinLockAcquire(&shared->mutex);
+	shared->heaptuples += bs.heaptuples;
+	shared->indtuples += bs.indtuples;
+	shared->ndone++;
+	SpinLockRelease(&shared->mutex);
+	ConditionVariableSignal(&shared->donecv);
+
+	/* the sorted runs stay in the shared fileset for the leader to merge */
+	tuplesort_end(bs.sort);
+	ExecDropSingleTupleTableSlot(bs.slot);
+	MemoryContextDelete(bs.tmpctx);
+}
+
+/* entry point of a parallel worker, called by name */
+void
+ivf_parallel_build_main(dsm_segment *seg, shm_toc *toc)
+{
+	IvfShared  *shared = shm_toc_lookup(toc, IVF_KEY_SHARED, false);
+	Sharedsort *sharedsort = shm_toc_lookup(toc, IVF_KEY_SORT, false);
+	LOCKMODE	heaplock = shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock;
+	LOCKMODE	indexlock = shared->isconcurrent ? RowExclusiveLock : AccessExclusiveLock;
+	Relation	heap = table_open(shared->heaprelid, heaplock);
+	Relation	index = index_open(shared->indexrelid, indexlock);
+
+	tuplesort_attach_shared(sharedsort, seg);
+	participate(shared, sharedsort, heap, index, false);
+	index_close(index, indexlock);
+	table_close(heap, heaplock);
+}
+
+/* workers the planner grants this build (PostgreSQL 17 decides for us) */
+static int
+build_workers(Relation heap, Relation index, IndexInfo *indexInfo)
+{
+#if PG_VERSION_NUM >= 170000
+	return indexInfo->ii_ParallelWorkers;
+#else
+	if (!IsUnderPostmaster || IsInParallelMode())
+		return 0;
+	return plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
+#endif
+}
+
+/*
+ * Pass 2 in parallel: launch the workers, take a share as the leader, wait
+ * for every participant, and leave bs->sort as the merge of their runs.
+ * NULL (nothing launched, nothing to undo) when no shared memory was had.
+ */
+static IvfParallel *
+assign_parallel(IvfBuildState *bs, Relation heap, Relation index, IndexInfo *indexInfo,
+				int nworkers)
+{
+	IvfParallel *par = palloc0(sizeof(IvfParallel));
+	int			nsorts = nworkers + 1;	/* the leader sorts too */
+	Size		estshared,
+				estsort;
+	SortCoordinate coord;
+	ParallelContext *pcxt;
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("embed", "ivf_parallel_build_main", nworkers);
+	par->pcxt = pcxt;
+	par->snapshot = indexInfo->ii_Concurrent ? RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
+
+	estshared = BUFFERALIGN(sizeof(IvfShared)) + table_parallelscan_estimate(heap, par->snapshot);
+	estsort = tuplesort_estimate_shared(nsorts);
+	shm_toc_estimate_chunk(&pcxt->estimator, estshared);
+	shm_toc_estimate_chunk(&pcxt->estimator, estsort);
+	shm_toc_estimate_keys(&pcxt->estimator, 2);
+	InitializeParallelDSM(pcxt);
+	if (pcxt->seg == NULL)
+	{
+		if (IsMVCCSnapshot(par->snapshot))
+			UnregisterSnapshot(par->snapshot);
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		pfree(par);
+		return NULL;
+	}
+
+	par->shared = shm_toc_allocate(pcxt->toc, estshared);
+	memset(par->shared, 0, sizeof(IvfShared));
+	par->shared->heaprelid = RelationGetRelid(heap);
+	par->shared->indexrelid = RelationGetRelid(index);
+	par->shared->isconcurrent = indexInfo->ii_Concurrent;
+	par->shared->sortmem = Max(maintenance_work_mem / nsorts, 64);
+	ConditionVariableInit(&par->shared->donecv);
+	SpinLockInit(&par->shared->mutex);
+	table_parallelscan_initialize(heap, IvfSharedScan(par->shared), par->snapshot);
+	par->sharedsort = shm_toc_allocate(pcxt->toc, estsort);
+	tuplesort_initialize_shared(par->sharedsort, nsorts, pcxt->seg);
+	shm_toc_insert(pcxt->toc, IVF_KEY_SHARED, par->shared);
+	shm_toc_insert(pcxt->toc, IVF_KEY_SORT, par->sharedsort);
+
+	LaunchParallelWorkers(pcxt);
+	par->nparticipants = pcxt->nworkers_launched + 1;
+
+	participate(par->shared, par->sharedsort, heap, index, true);
+
+	for (;;)
+	{
+		bool		done;
+
+		SpinLockAcquire(&par->shared->mutex);
+		done = par->shared->ndone == par->nparticipants;
+		SpinLockRelease(&par->shared->mutex);
+		if (done)
+			break;
+		ConditionVariableSleep(&par->shared->donecv, WAIT_EVENT_PARALLEL_CREATE_INDEX_SCAN);
+	}
+	ConditionVariableCancelSleep();
+	bs->heaptuples = par->shared->heaptuples;
+	bs->indtuples = par->shared->indtuples;
+
+	coord = palloc0(sizeof(SortCoordinateData));
+	coord->isWorker = false;
+	coord->nParticipants = par->nparticipants;
+	coord->sharedsort = par->sharedsort;
+	begin_assign(bs, coord, maintenance_work_mem);
+	return par;
+}
+
+static void
+end_parallel(IvfParallel *par)
+{
+	WaitForParallelWorkersToFinish(par->pcxt);
+	if (IsMVCCSnapshot(par->snapshot))
+		UnregisterSnapshot(par->snapshot);
+	DestroyParallelContext(par->pcxt);
+	ExitParallelMode();
+}
+
 IndexBuildResult *
 ivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 {
@@ -360,10 +606,8 @@ ivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	int			lists = ivf_options_lists(index);
 	int			typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
 	int			k;
-	AttrNumber	sortcol = 1;
-	Oid			sortop = Int4LessOperator;
-	Oid			sortcoll = InvalidOid;
-	bool		nullsfirst = false;
+	int			nworkers;
+	IvfParallel *par = NULL;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
@@ -392,13 +636,22 @@ ivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	k = lists;
 	if (bs.nseen < (double) lists * IVF_MIN_ROWS_PER_LIST)
 		k = Max(1, (int) (bs.nseen / IVF_MIN_ROWS_PER_LIST));
-	k = Min(k, Max(bs.nsample, 1));
 	if (k < lists)
 		ereport(NOTICE,
 				(errmsg("%s index built with %d list%s instead of %d: the table has %.0f indexable rows",
 						bs.info.kind == IVF_KIND_RABITQ ? "ivfrabitq" : "ivfflat",
 						k, k == 1 ? "" : "s", lists, bs.nseen),
-				 errhint("REINDEX once the table holds most of its data (or raise maintenance_work_mem), so that the lists follow the data.")));
+				 errhint("REINDEX once the table holds most of its data, so that the lists follow the data.")));
+	/* and no more lists than sampled points, which maintenance_work_mem bounds */
+	if (k > Max(bs.nsample, 1))
+	{
+		ereport(NOTICE,
+				(errmsg("%s index built with %d lists instead of %d: maintenance_work_mem holds a sample of %d rows",
+						bs.info.kind == IVF_KIND_RABITQ ? "ivfrabitq" : "ivfflat",
+						bs.nsample, k, bs.nsample),
+				 errhint("Raise maintenance_work_mem and REINDEX.")));
+		k = bs.nsample;
+	}
 
 	/* k-means in the space the lists live in (rotated for RaBitQ) */
 	centroids = MemoryContextAllocHuge(CurrentMemoryContext, (Size) k * bs.cdim * sizeof(float));
@@ -445,22 +698,14 @@ ivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_ASSIGN);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
 								 (int64) Max(heap->rd_rel->reltuples, 0));
-	bs.sortdesc = CreateTemplateTupleDesc(2);
-	TupleDescInitEntry(bs.sortdesc, (AttrNumber) 1, "list", INT4OID, -1, 0);
-	TupleDescInitEntry(bs.sortdesc, (AttrNumber) 2, "entry", BYTEAOID, -1, 0);
-	bs.slot = MakeSingleTupleTableSlot(bs.sortdesc, &TTSOpsMinimalTuple);
-	bs.sort = tuplesort_begin_heap(bs.sortdesc, 1, &sortcol, &sortop, &sortcoll, &nullsfirst,
-								   maintenance_work_mem, NULL,
-#if PG_VERSION_NUM >= 150000
-								   TUPLESORT_NONE
-#else
-								   false
-#endif
-		);
-	if (bs.x == NULL)
-		bs.x = palloc(sizeof(float) * bs.cdim);
-	bs.entry = palloc0(bs.info.shape->entry_size);
-	table_index_build_scan(heap, index, indexInfo, true, true, assign_callback, &bs, NULL);
+	nworkers = bs.nseen > 0 ? build_workers(heap, index, indexInfo) : 0;
+	if (nworkers > 0)
+		par = assign_parallel(&bs, heap, index, indexInfo, nworkers);
+	if (par == NULL)
+	{
+		begin_assign(&bs, NULL, maintenance_work_mem);
+		table_index_build_scan(heap, index, indexInfo, true, true, assign_callback, &bs, NULL);
+	}
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_LOAD);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs.indtuples);
@@ -470,6 +715,8 @@ ivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	write_directory(index, &meta, dir);
 	tuplesort_end(bs.sort);
 	ExecDropSingleTupleTableSlot(bs.slot);
+	if (par)
+		end_parallel(par);
 
 	if (RelationNeedsWAL(index))
 		log_newpage_range(index, MAIN_FORKNUM, 0, RelationGetNumberOfBlocks(index), true);

@@ -64,10 +64,9 @@ typedef struct IvfScanOpaqueData
 	int			norder;
 	int			next_list;		/* next index into order */
 
-	IvfCandidate *cand;			/* the current batch */
+	IvfCandidate *cand;			/* the current batch: min-heap on lb */
 	int			ncand;
 	int			capcand;
-	int			pos;
 
 	/* RaBitQ */
 	RabitqQuery rq;
@@ -113,7 +112,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 	so->order = NULL;
 	so->norder = so->next_list = 0;
 	so->cand = NULL;
-	so->ncand = so->capcand = so->pos = 0;
+	so->ncand = so->capcand = 0;
 	so->heap = NULL;
 	so->nheap = so->capheap = 0;
 	so->rq.planes = NULL;
@@ -340,13 +339,42 @@ read_list(IvfScanOpaque so, int list)
 	}
 }
 
-static int
-cmp_candidate(const void *a, const void *b)
+/*
+ * The batch is a min-heap on the bound: heapifying is linear, and a scan
+ * pops only the few candidates its LIMIT needs, where sorting them all would
+ * cost more than estimating them did.
+ */
+static void
+cand_sift(IvfCandidate *h, int n, int i)
 {
-	float		x = ((const IvfCandidate *) a)->lb,
-				y = ((const IvfCandidate *) b)->lb;
+	IvfCandidate x = h[i];
 
-	return x < y ? -1 : x > y ? 1 : 0;
+	for (;;)
+	{
+		int			l = 2 * i + 1,
+					m = l;
+
+		if (l >= n)
+			break;
+		if (l + 1 < n && h[l + 1].lb < h[l].lb)
+			m = l + 1;
+		if (h[m].lb >= x.lb)
+			break;
+		h[i] = h[m];
+		i = m;
+	}
+	h[i] = x;
+}
+
+static IvfCandidate
+cand_pop(IvfScanOpaque so)
+{
+	IvfCandidate top = so->cand[0];
+
+	so->cand[0] = so->cand[--so->ncand];
+	if (so->ncand > 1)
+		cand_sift(so->cand, so->ncand, 0);
+	return top;
 }
 
 /* Read the next batch of lists; false when there are none left. */
@@ -361,11 +389,12 @@ next_batch(IvfScanOpaque so)
 		return false;
 	end = so->next_list == 0 ? so->probes : so->next_list + so->probes;
 	end = Min(end, so->norder);
-	so->ncand = so->pos = 0;
+	so->ncand = 0;
 	for (; so->next_list < end; so->next_list++)
 		read_list(so, so->order[so->next_list].list);
 	if (!so->query_null)
-		qsort(so->cand, so->ncand, sizeof(IvfCandidate), cmp_candidate);
+		for (int i = so->ncand / 2 - 1; i >= 0; i--)
+			cand_sift(so->cand, so->ncand, i);
 	return true;
 }
 
@@ -520,9 +549,9 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		CHECK_FOR_INTERRUPTS();
 		if (!rerank)
 		{
-			if (so->pos < so->ncand)
+			if (so->ncand > 0)
 			{
-				scan->xs_heaptid = so->cand[so->pos++].tid;
+				scan->xs_heaptid = cand_pop(so).tid;
 				found = true;
 				break;
 			}
@@ -531,19 +560,19 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		{
 			/* a reranked row is final once no bound left is below it */
 			if (so->nheap > 0 &&
-				(so->pos >= so->ncand || so->heap[0].dist <= so->cand[so->pos].lb))
+				(so->ncand == 0 || so->heap[0].dist <= so->cand[0].lb))
 			{
 				scan->xs_heaptid = heap_pop(so).tid;
 				found = true;
 				break;
 			}
-			if (so->pos < so->ncand)
+			if (so->ncand > 0)
 			{
-				IvfCandidate *c = &so->cand[so->pos++];
+				IvfCandidate c = cand_pop(so);
 				double		d;
 
-				if (exact_distance(scan, so, &c->tid, &d))
-					heap_push(so, &c->tid, isnan(d) ? INFINITY : d);
+				if (exact_distance(scan, so, &c.tid, &d))
+					heap_push(so, &c.tid, isnan(d) ? INFINITY : d);
 				continue;
 			}
 		}

@@ -132,48 +132,63 @@ void
 rabitq_prepare_query(int pdim, const float *r, RabitqQuery *q)
 {
 	int			words = pdim / 64;
-	double		sq = 0;
-	float		lo = 0,
-				hi = 0,
+	float		lo,
+				hi,
+				step,
 				inv;
 	uint32		sum = 0;
 
+	StaticAssertStmt(RABITQ_QUERY_BITS == 4, "the plane loop below writes 4 planes");
 	if (q->planes == NULL || q->pdim != pdim)
 		q->planes = palloc(sizeof(uint64) * RABITQ_QUERY_BITS * words);
 	q->pdim = pdim;
-	memset(q->planes, 0, sizeof(uint64) * RABITQ_QUERY_BITS * words);
 
-	for (int i = 0; i < pdim; i++)
-		sq += (double) r[i] * r[i];
-	q->norm = (float) sqrt(sq);
-	if (sq == 0)
+	q->norm = sqrtf(embed_active_kernels->dot(r, r, pdim));
+	if (q->norm == 0 || !isfinite(q->norm))
 	{
+		memset(q->planes, 0, sizeof(uint64) * RABITQ_QUERY_BITS * words);
+		q->norm = 0;
 		q->lo = q->delta = 0;
 		q->sum_q = 0;
 		return;
 	}
 
+	/* quantise r itself; dividing lo and delta by the norm makes it a unit vector */
 	lo = hi = r[0];
 	for (int i = 1; i < pdim; i++)
 	{
 		lo = Min(lo, r[i]);
 		hi = Max(hi, r[i]);
 	}
-	lo /= q->norm;
-	hi /= q->norm;
-	q->lo = lo;
-	q->delta = (hi - lo) / ((1 << RABITQ_QUERY_BITS) - 1);
-	inv = q->delta > 0 ? 1.0f / q->delta : 0;
+	step = (hi - lo) / ((1 << RABITQ_QUERY_BITS) - 1);
+	inv = step > 0 ? 1.0f / step : 0;
+	q->lo = lo / q->norm;
+	q->delta = step / q->norm;
 
-	for (int i = 0; i < pdim; i++)
+	for (int w = 0; w < words; w++)
 	{
-		int			v = (int) lrintf((r[i] / q->norm - lo) * inv);
+		uint64		p0 = 0,
+					p1 = 0,
+					p2 = 0,
+					p3 = 0;
+		const float *x = r + w * 64;
 
-		v = Max(0, Min(v, (1 << RABITQ_QUERY_BITS) - 1));
-		sum += v;
-		for (int j = 0; j < RABITQ_QUERY_BITS; j++)
-			if (v & (1 << j))
-				q->planes[j * words + (i >> 6)] |= UINT64CONST(1) << (i & 63);
+		for (int b = 0; b < 64; b++)
+		{
+			/* round to nearest; x >= lo, so adding 0.5 and truncating does it */
+			uint64		v = (uint64) ((x[b] - lo) * inv + 0.5f);
+
+			v = Min(v, (uint64) ((1 << RABITQ_QUERY_BITS) - 1));
+			sum += (uint32) v;
+			p0 |= (v & 1) << b;
+			p1 |= ((v >> 1) & 1) << b;
+			p2 |= ((v >> 2) & 1) << b;
+			p3 |= ((v >> 3) & 1) << b;
+		}
+		q->planes[w] = p0;
+		q->planes[words + w] = p1;
+		q->planes[2 * words + w] = p2;
+		q->planes[3 * words + w] = p3;
 	}
 	q->sum_q = sum;
 }

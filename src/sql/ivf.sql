@@ -18,8 +18,9 @@ CREATE ACCESS METHOD ivfrabitq TYPE INDEX HANDLER ivfrabitqhandler;
 
 COMMENT ON ACCESS METHOD ivfrabitq IS 'ivfrabitq index access method (inverted lists of RaBitQ codes, reranked)';
 
+-- L2 is the default opclass of the IVF methods, as pgvector's ivfflat has it
 CREATE OPERATOR CLASS vector_l2_ops
-	FOR TYPE vector USING ivfflat AS
+	DEFAULT FOR TYPE vector USING ivfflat AS
 	OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
 	FUNCTION 1 vector_l2_squared_distance(vector, vector);
 
@@ -35,7 +36,7 @@ CREATE OPERATOR CLASS vector_cosine_ops
 	FUNCTION 2 vector_norm(vector);
 
 CREATE OPERATOR CLASS vector_l2_ops
-	FOR TYPE vector USING ivfrabitq AS
+	DEFAULT FOR TYPE vector USING ivfrabitq AS
 	OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
 	FUNCTION 1 vector_l2_squared_distance(vector, vector);
 
