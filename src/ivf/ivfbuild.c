@@ -559,6 +559,8 @@ assign_parallel(IvfBuildState *bs, Relation heap, Relation index, IndexInfo *ind
 
 	LaunchParallelWorkers(pcxt);
 	par->nparticipants = pcxt->nworkers_launched + 1;
+	elog(DEBUG1, "ivf build: assigning rows with %d parallel workers requested", nworkers);
+	elog(DEBUG2, "ivf build: %d parallel workers launched", pcxt->nworkers_launched);
 
 	participate(par->shared, par->sharedsort, heap, index, true);
 
