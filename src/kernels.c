@@ -130,9 +130,33 @@ bitplane_dot_portable(const uint64 *code, const uint64 *planes, int words,
 	return dot;
 }
 
+static void
+fwht_portable(float *x, int n, float scale)
+{
+	for (int h = 1; h < n; h <<= 1)
+		for (int i = 0; i < n; i += h << 1)
+			for (int j = i; j < i + h; j++)
+			{
+				float		a = x[j],
+							b = x[j + h];
+
+				x[j] = a + b;
+				x[j + h] = a - b;
+			}
+	for (int i = 0; i < n; i++)
+		x[i] *= scale;
+}
+
+static void
+dot_rows_portable(const float *x, const float *rows, int nrows, int n, float *out)
+{
+	for (int r = 0; r < nrows; r++)
+		out[r] = dot_portable(x, rows + (size_t) r * n, n);
+}
+
 static const EmbedKernels kernels_portable = {
 	"portable", l2sq_portable, dot_portable, l1_portable, cosine_parts_portable,
-	bitplane_dot_portable
+	bitplane_dot_portable, fwht_portable, dot_rows_portable
 };
 
 #ifdef EMBED_X86
@@ -294,9 +318,89 @@ bitplane_dot_popcnt(const uint64 *code, const uint64 *planes, int words,
 	return dot;
 }
 
+/* butterflies 8 lanes at a time once the half-width h reaches 8 */
+AVX2_TARGET static void
+fwht_avx2(float *x, int n, float scale)
+{
+	int			h = 1;
+	__m256		vs = _mm256_set1_ps(scale);
+
+	for (; h < 8 && h < n; h <<= 1)
+		for (int i = 0; i < n; i += h << 1)
+			for (int j = i; j < i + h; j++)
+			{
+				float		a = x[j],
+							b = x[j + h];
+
+				x[j] = a + b;
+				x[j + h] = a - b;
+			}
+	for (; h < n; h <<= 1)
+		for (int i = 0; i < n; i += h << 1)
+			for (int j = i; j < i + h; j += 8)
+			{
+				__m256		a = _mm256_loadu_ps(x + j),
+							b = _mm256_loadu_ps(x + j + h);
+
+				_mm256_storeu_ps(x + j, _mm256_add_ps(a, b));
+				_mm256_storeu_ps(x + j + h, _mm256_sub_ps(a, b));
+			}
+	{
+		int			i = 0;
+
+		for (; i + 8 <= n; i += 8)
+			_mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vs));
+		for (; i < n; i++)
+			x[i] *= scale;
+	}
+}
+
+/*
+ * Four rows at a time: each load of x feeds four FMAs, so one vector is
+ * compared with many (centroids) at close to the FMA rate, not the load rate.
+ */
+AVX2_TARGET static void
+dot_rows_avx2(const float *x, const float *rows, int nrows, int n, float *out)
+{
+	int			r = 0;
+
+	for (; r + 4 <= nrows; r += 4)
+	{
+		const float *c0 = rows + (size_t) r * n,
+				   *c1 = c0 + n,
+				   *c2 = c1 + n,
+				   *c3 = c2 + n;
+		__m256		s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+		int			i = 0;
+
+		for (; i + 8 <= n; i += 8)
+		{
+			__m256		xv = _mm256_loadu_ps(x + i);
+
+			s0 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(c0 + i), s0);
+			s1 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(c1 + i), s1);
+			s2 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(c2 + i), s2);
+			s3 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(c3 + i), s3);
+		}
+		out[r] = hsum256(s0);
+		out[r + 1] = hsum256(s1);
+		out[r + 2] = hsum256(s2);
+		out[r + 3] = hsum256(s3);
+		for (; i < n; i++)
+		{
+			out[r] += x[i] * c0[i];
+			out[r + 1] += x[i] * c1[i];
+			out[r + 2] += x[i] * c2[i];
+			out[r + 3] += x[i] * c3[i];
+		}
+	}
+	for (; r < nrows; r++)
+		out[r] = dot_avx2(x, rows + (size_t) r * n, n);
+}
+
 static const EmbedKernels kernels_avx2 = {
 	"avx2", l2sq_avx2, dot_avx2, l1_avx2, cosine_parts_avx2,
-	bitplane_dot_popcnt
+	bitplane_dot_popcnt, fwht_avx2, dot_rows_avx2
 };
 
 /* ---------- AVX-512F: 16 lanes, masked tails ---------- */
@@ -430,9 +534,52 @@ cosine_parts_avx512(const float *a, const float *b, int n,
 	*bb = _mm512_reduce_add_ps(_mm512_add_ps(sbb, sbb1));
 }
 
+/* dot_rows_avx2 with 16 lanes and a masked tail */
+AVX512_TARGET static void
+dot_rows_avx512(const float *x, const float *rows, int nrows, int n, float *out)
+{
+	int			r = 0;
+
+	for (; r + 4 <= nrows; r += 4)
+	{
+		const float *c0 = rows + (size_t) r * n,
+				   *c1 = c0 + n,
+				   *c2 = c1 + n,
+				   *c3 = c2 + n;
+		__m512		s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+		int			i = 0;
+
+		for (; i + 16 <= n; i += 16)
+		{
+			__m512		xv = _mm512_loadu_ps(x + i);
+
+			s0 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(c0 + i), s0);
+			s1 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(c1 + i), s1);
+			s2 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(c2 + i), s2);
+			s3 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(c3 + i), s3);
+		}
+		if (i < n)
+		{
+			__mmask16	m = TAILMASK(n - i);
+			__m512		xv = _mm512_maskz_loadu_ps(m, x + i);
+
+			s0 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, c0 + i), s0);
+			s1 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, c1 + i), s1);
+			s2 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, c2 + i), s2);
+			s3 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, c3 + i), s3);
+		}
+		out[r] = _mm512_reduce_add_ps(s0);
+		out[r + 1] = _mm512_reduce_add_ps(s1);
+		out[r + 2] = _mm512_reduce_add_ps(s2);
+		out[r + 3] = _mm512_reduce_add_ps(s3);
+	}
+	for (; r < nrows; r++)
+		out[r] = dot_avx512(x, rows + (size_t) r * n, n);
+}
+
 static const EmbedKernels kernels_avx512 = {
 	"avx512", l2sq_avx512, dot_avx512, l1_avx512, cosine_parts_avx512,
-	bitplane_dot_popcnt
+	bitplane_dot_popcnt, fwht_avx2, dot_rows_avx512
 };
 
 #endif							/* EMBED_X86 */
@@ -456,7 +603,8 @@ embed_kernels_init(void)
 	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
 		__builtin_cpu_supports("popcnt"))
 		supported[n++] = &kernels_avx2;
-	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("popcnt"))
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+		__builtin_cpu_supports("fma") && __builtin_cpu_supports("popcnt"))
 		supported[n++] = &kernels_avx512;
 #endif
 	supported[n] = NULL;

@@ -35,6 +35,10 @@ typedef struct EmbedKernels
 	 */
 	uint32		(*bitplane_dot) (const uint64 *code, const uint64 *planes,
 								 int words, int nplanes, uint32 *ones);
+	/* in-place Walsh-Hadamard transform of n (a power of two) values, times scale */
+	void		(*fwht) (float *x, int n, float scale);
+	/* out[r] = sum(x * rows[r]) for nrows consecutive rows of n values */
+	void		(*dot_rows) (const float *x, const float *rows, int nrows, int n, float *out);
 } EmbedKernels;
 
 /* the active table; never NULL after embed_kernels_init() */

@@ -33,8 +33,13 @@
 extern void ivf_kmeans(const float *points, int n, int d, int k, bool spherical,
 					   uint64 seed, int max_iter, float *centroids);
 
-/* index of the centroid nearest to x by squared L2 (ties: lowest index) */
-extern int	ivf_nearest_centroid(const float *x, const float *centroids, int k, int d);
+/*
+ * Index of the centroid nearest to x by L2 (ties: lowest index); cnorms[j]
+ * is |centroid j|^2.  Computed as argmin |c|^2 - 2 <x, c>, four centroids
+ * per pass over x.
+ */
+extern int	ivf_nearest_centroid(const float *x, const float *centroids, const float *cnorms,
+								 int k, int d);
 
 /* ======================= math: RaBitQ (rabitq.c) ======================= */
 
@@ -220,6 +225,7 @@ typedef struct IvfShape
 {
 	IvfMetaPageData meta;
 	float	   *centroids;		/* nlists * cdim */
+	float	   *cnorms;			/* nlists squared norms */
 	Rabitq		rq;				/* rabitq only */
 	Size		entry_size;		/* MAXALIGN'd item size */
 } IvfShape;

@@ -155,7 +155,7 @@ set_dim(IvfBuildState *bs, int dim)
 		double		fit = (double) maintenance_work_mem * 1024.0 /
 			((double) bs->cdim * sizeof(float)) - bs->lists;
 
-		bs->sample_cap = Min(IVF_SAMPLE_MAX, Max(bs->lists * IVF_SAMPLE_PER_LIST, 10000));
+		bs->sample_cap = Min(IVF_SAMPLE_MAX, bs->lists * IVF_SAMPLE_PER_LIST);
 		if (fit < bs->sample_cap)
 			bs->sample_cap = (int) Max(fit, 1.0);
 	}
@@ -198,18 +198,32 @@ sample_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		bs->x = MemoryContextAlloc(bs->ctx, sizeof(float) * bs->cdim);
 	}
 
+	/* reservoir sampling: row i takes a random slot with odds cap / (i + 1) */
+	slot = -2;					/* not drawn yet */
+	if (bs->nseen >= bs->sample_cap)
+	{
+		uint64		j = next_random(&bs->rng) % (uint64) (bs->nseen + 1);
+
+		slot = j < (uint64) bs->sample_cap ? (int) j : -1;
+
+		/*
+		 * A row the reservoir does not take need not be read at all once the
+		 * list count is settled (enough rows seen): detoasting is most of this
+		 * pass.  It is counted as indexable unread; only the list count
+		 * depends on the count, and it no longer can.
+		 */
+		if (slot < 0 && bs->nseen >= (double) bs->lists * IVF_MIN_ROWS_PER_LIST)
+		{
+			bs->nseen++;
+			return;
+		}
+	}
+
 	old = MemoryContextSwitchTo(bs->tmpctx);
 	if (unrotated(bs, values[0], bs->x))
 	{
-		/* reservoir sampling: row i takes a random slot with odds cap / (i + 1) */
-		if (bs->nseen < bs->sample_cap)
+		if (slot == -2)
 			slot = bs->nsample++;
-		else
-		{
-			uint64		j = next_random(&bs->rng) % (uint64) (bs->nseen + 1);
-
-			slot = j < (uint64) bs->sample_cap ? (int) j : -1;
-		}
 		if (slot >= 0)
 			memcpy(bs->sample + (Size) slot * bs->cdim, bs->x, sizeof(float) * bs->dim);
 		bs->nseen++;

@@ -45,20 +45,30 @@ dist(const float *a, const float *b, int d)
 	return sqrtf(embed_active_kernels->l2sq(a, b, d));
 }
 
+/* dots of x with centroids go through a stack buffer this many at a time */
+#define DOT_BATCH 256
+
 int
-ivf_nearest_centroid(const float *x, const float *centroids, int k, int d)
+ivf_nearest_centroid(const float *x, const float *centroids, const float *cnorms, int k, int d)
 {
+	float		dots[DOT_BATCH];
 	float		best = FLT_MAX;
 	int			besti = 0;
 
-	for (int j = 0; j < k; j++)
+	for (int j0 = 0; j0 < k; j0 += DOT_BATCH)
 	{
-		float		s = embed_active_kernels->l2sq(x, centroids + (Size) j * d, d);
+		int			nb = Min(DOT_BATCH, k - j0);
 
-		if (s < best)
+		embed_active_kernels->dot_rows(x, centroids + (Size) j0 * d, nb, d, dots);
+		for (int j = 0; j < nb; j++)
 		{
-			best = s;
-			besti = j;
+			float		s = cnorms[j0 + j] - 2 * dots[j];
+
+			if (s < best)
+			{
+				best = s;
+				besti = j0 + j;
+			}
 		}
 	}
 	return besti;
@@ -133,31 +143,50 @@ seed_centroids(const float *points, int m, int d, int k, uint64 *rng, float *cen
 	pfree(mind);
 }
 
-/* nearest and second-nearest centroid of x, as distances */
+/* nearest and second-nearest centroid of x, as distances; xnorm = |x|^2 */
 static inline int
-nearest_two(const float *x, const float *centroids, int k, int d,
-			float *d1, float *d2)
+nearest_two(const float *x, float xnorm, const float *centroids, const float *cnorms,
+			int k, int d, float *d1, float *d2)
 {
+	float		dots[DOT_BATCH];
 	float		b1 = FLT_MAX,
 				b2 = FLT_MAX;
 	int			besti = 0;
 
+	for (int j0 = 0; j0 < k; j0 += DOT_BATCH)
+	{
+		int			nb = Min(DOT_BATCH, k - j0);
+
+		embed_active_kernels->dot_rows(x, centroids + (Size) j0 * d, nb, d, dots);
+		for (int j = 0; j < nb; j++)
+		{
+			float		s = cnorms[j0 + j] - 2 * dots[j];
+
+			if (s < b1)
+			{
+				b2 = b1;
+				b1 = s;
+				besti = j0 + j;
+			}
+			else if (s < b2)
+				b2 = s;
+		}
+	}
+	/* back to distances; rounding can take a tiny one below zero */
+	*d1 = sqrtf(Max(b1 + xnorm, 0.0f));
+	*d2 = k > 1 ? sqrtf(Max(b2 + xnorm, 0.0f)) : FLT_MAX;
+	return besti;
+}
+
+static void
+centroid_norms(const float *centroids, int k, int d, float *cnorms)
+{
 	for (int j = 0; j < k; j++)
 	{
-		float		s = embed_active_kernels->l2sq(x, centroids + (Size) j * d, d);
+		const float *c = centroids + (Size) j * d;
 
-		if (s < b1)
-		{
-			b2 = b1;
-			b1 = s;
-			besti = j;
-		}
-		else if (s < b2)
-			b2 = s;
+		cnorms[j] = embed_active_kernels->dot(c, c, d);
 	}
-	*d1 = sqrtf(b1);
-	*d2 = k > 1 ? sqrtf(b2) : FLT_MAX;
-	return besti;
 }
 
 void
@@ -175,6 +204,8 @@ ivf_kmeans(const float *points, int n, int d, int k, bool spherical,
 	int		   *count = palloc0(sizeof(int) * k);
 	float	   *half = palloc0(sizeof(float) * k);
 	float	   *moved = palloc(sizeof(float) * k);
+	float	   *cnorms = palloc(sizeof(float) * k);
+	float	   *xnorms = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * n);
 
 	int			changed = 1;
 
@@ -186,6 +217,10 @@ ivf_kmeans(const float *points, int n, int d, int k, bool spherical,
 		for (int j = 0; j < k; j++)
 			normalise(centroids + (Size) j * d, d);
 
+	for (int i = 0; i < n; i++)
+		xnorms[i] = embed_active_kernels->dot(points + (Size) i * d, points + (Size) i * d, d);
+	centroid_norms(centroids, k, d, cnorms);
+
 	/* first assignment: exact, and it sets both bounds */
 	memset(sums, 0, csize);
 	for (int i = 0; i < n; i++)
@@ -195,7 +230,7 @@ ivf_kmeans(const float *points, int n, int d, int k, bool spherical,
 
 		if ((i & 255) == 0)
 			CHECK_FOR_INTERRUPTS();
-		a = nearest_two(x, centroids, k, d, &upper[i], &lower[i]);
+		a = nearest_two(x, xnorms[i], centroids, cnorms, k, d, &upper[i], &lower[i]);
 		assign[i] = a;
 		count[a]++;
 		for (int t = 0; t < d; t++)
@@ -230,6 +265,7 @@ ivf_kmeans(const float *points, int n, int d, int k, bool spherical,
 		}
 		if (maxmove == 0)
 			break;
+		centroid_norms(centroids, k, d, cnorms);
 
 		/* half the distance to the nearest other centroid: inside it, x cannot move */
 		if (k > 1 && k <= CENTER_BOUND_MAX_K)
@@ -267,7 +303,7 @@ ivf_kmeans(const float *points, int n, int d, int k, bool spherical,
 				continue;
 
 			{
-				int			b = nearest_two(x, centroids, k, d, &upper[i], &lower[i]);
+				int			b = nearest_two(x, xnorms[i], centroids, cnorms, k, d, &upper[i], &lower[i]);
 
 				if (b != a)
 				{
@@ -324,4 +360,6 @@ ivf_kmeans(const float *points, int n, int d, int k, bool spherical,
 	pfree(count);
 	pfree(half);
 	pfree(moved);
+	pfree(cnorms);
+	pfree(xnorms);
 }

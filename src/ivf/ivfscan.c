@@ -129,6 +129,8 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 
 /* ---------- ranking the lists ---------- */
 
+#define RANK_BATCH 256
+
 static int
 cmp_rank(const void *a, const void *b)
 {
@@ -174,19 +176,29 @@ rank_lists(IvfScanOpaque so, int want)
 				cdim = shape->meta.cdim;
 	IvfListRank *all = palloc(sizeof(IvfListRank) * n);
 
-	for (int l = 0; l < n; l++)
+	/* by inner product; under L2 |c|^2 - 2 <q, c> orders like |q - c|^2 */
+	for (int l0 = 0; l0 < n; l0 += RANK_BATCH)
 	{
-		const float *c = shape->centroids + (Size) l * cdim;
+		float		dots[RANK_BATCH];
+		int			nb = Min(RANK_BATCH, n - l0);
 
-		all[l].list = l;
-		if (so->query_null || n == 1)
-			all[l].dist = 0;
-		else if (so->info.metric == IVF_METRIC_IP)
-			all[l].dist = -embed_active_kernels->dot(so->q, c, cdim);
-		else
-			all[l].dist = embed_active_kernels->l2sq(so->q, c, cdim);
-		if (isnan(all[l].dist))
-			all[l].dist = INFINITY;
+		if (!so->query_null && n > 1)
+			embed_active_kernels->dot_rows(so->q, shape->centroids + (Size) l0 * cdim, nb, cdim,
+										   dots);
+		for (int j = 0; j < nb; j++)
+		{
+			int			l = l0 + j;
+
+			all[l].list = l;
+			if (so->query_null || n == 1)
+				all[l].dist = 0;
+			else if (so->info.metric == IVF_METRIC_IP)
+				all[l].dist = -dots[j];
+			else
+				all[l].dist = shape->cnorms[l] - 2 * dots[j];
+			if (isnan(all[l].dist))
+				all[l].dist = INFINITY;
+		}
 	}
 
 	if (want < n / 4)

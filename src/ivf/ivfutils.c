@@ -129,7 +129,8 @@ ivf_shape(Relation index)
 	nfloats = (Size) meta.nlists * meta.cdim;
 	cent_bytes = MAXALIGN(nfloats * sizeof(float));
 	sign_bytes = meta.kind == IVF_KIND_RABITQ ? sizeof(float) * RABITQ_ROUNDS * meta.cdim : 0;
-	total = MAXALIGN(sizeof(IvfShape)) + cent_bytes + sign_bytes;
+	total = MAXALIGN(sizeof(IvfShape)) + cent_bytes + sign_bytes +
+		MAXALIGN(sizeof(float) * meta.nlists);
 
 	if (total <= IVF_SHAPE_CACHE_MAX)
 		chunk = MemoryContextAlloc(index->rd_indexcxt, total);
@@ -183,6 +184,15 @@ ivf_shape(Relation index)
 		blk++;
 	}
 
+	/* squared norms, for nearest-centroid searches by inner products */
+	shape->cnorms = (float *) (chunk + MAXALIGN(sizeof(IvfShape)) + cent_bytes + sign_bytes);
+	for (int l = 0; l < meta.nlists; l++)
+	{
+		const float *c = shape->centroids + (Size) l * meta.cdim;
+
+		shape->cnorms[l] = embed_active_kernels->dot(c, c, meta.cdim);
+	}
+
 	if (total <= IVF_SHAPE_CACHE_MAX)
 		index->rd_amcache = chunk;
 	return shape;
@@ -192,7 +202,8 @@ ivf_shape(Relation index)
 int
 ivf_nearest_list(IvfShape *shape, const float *x)
 {
-	return ivf_nearest_centroid(x, shape->centroids, shape->meta.nlists, shape->meta.cdim);
+	return ivf_nearest_centroid(x, shape->centroids, shape->cnorms, shape->meta.nlists,
+								shape->meta.cdim);
 }
 
 /*

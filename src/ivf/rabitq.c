@@ -51,33 +51,6 @@ rabitq_init(Rabitq *rq, int dim, uint64 seed)
 	}
 }
 
-/* in-place normalised Walsh-Hadamard transform of n (a power of two) floats */
-static void
-fwht(float *x, int n)
-{
-	for (int h = 1; h < n; h <<= 1)
-	{
-		for (int i = 0; i < n; i += h << 1)
-		{
-			for (int j = i; j < i + h; j++)
-			{
-				float		a = x[j],
-							b = x[j + h];
-
-				x[j] = a + b;
-				x[j + h] = a - b;
-			}
-		}
-	}
-
-	{
-		float		scale = 1.0f / sqrtf((float) n);
-
-		for (int i = 0; i < n; i++)
-			x[i] *= scale;
-	}
-}
-
 /*
  * Each round flips signs, then transforms the largest power-of-two block:
  * the leading one in even rounds, the trailing one in odd rounds, so that
@@ -89,9 +62,11 @@ rabitq_rotate(const Rabitq *rq, const float *in, float *out)
 {
 	int			pdim = rq->pdim;
 	int			block = 1;
+	float		scale;
 
 	while (block * 2 <= pdim)
 		block *= 2;
+	scale = 1.0f / sqrtf((float) block);	/* keeps the transform orthogonal */
 
 	memcpy(out, in, sizeof(float) * rq->dim);
 	memset(out + rq->dim, 0, sizeof(float) * (pdim - rq->dim));
@@ -101,31 +76,40 @@ rabitq_rotate(const Rabitq *rq, const float *in, float *out)
 
 		for (int i = 0; i < pdim; i++)
 			out[i] *= s[i];
-		fwht(out + ((r & 1) ? pdim - block : 0), block);
+		embed_active_kernels->fwht(out + ((r & 1) ? pdim - block : 0), block, scale);
 	}
 }
 
 void
 rabitq_encode(int pdim, const float *r, uint8 *code, RabitqFactors *f)
 {
-	double		sq = 0,
-				abs = 0;
+	float		sq = embed_active_kernels->dot(r, r, pdim);
+	float		a0 = 0,
+				a1 = 0,
+				a2 = 0,
+				a3 = 0,
+				abs;
 
-	memset(code, 0, RABITQ_CODE_BYTES(pdim));
-	for (int i = 0; i < pdim; i++)
+	/* pdim is a multiple of 64: whole bytes, and four sums for the compiler to keep apart */
+	for (int i = 0; i < pdim; i += 8)
 	{
-		sq += (double) r[i] * r[i];
-		abs += fabs(r[i]);
-		if (r[i] > 0)
-			code[i >> 3] |= 1 << (i & 7);
+		const float *x = r + i;
+
+		code[i >> 3] = (uint8) ((x[0] > 0) | (x[1] > 0) << 1 | (x[2] > 0) << 2 | (x[3] > 0) << 3 |
+								(x[4] > 0) << 4 | (x[5] > 0) << 5 | (x[6] > 0) << 6 | (x[7] > 0) << 7);
+		a0 += fabsf(x[0]) + fabsf(x[4]);
+		a1 += fabsf(x[1]) + fabsf(x[5]);
+		a2 += fabsf(x[2]) + fabsf(x[6]);
+		a3 += fabsf(x[3]) + fabsf(x[7]);
 	}
-	f->norm = (float) sqrt(sq);
-	if (sq > 0)
-		f->xo = (float) (abs / (sqrt(sq) * sqrt((double) pdim)));
+	abs = (a0 + a1) + (a2 + a3);
+	f->norm = sqrtf(sq);
+	if (sq > 0 && isfinite(sq))
+		f->xo = abs / (f->norm * sqrtf((float) pdim));
 	else
 		f->xo = 1.0f;
 	/* |<xbar, u>| >= 1/sqrt(D) for a unit u; keep rounding from going lower */
-	f->xo = Max(f->xo, 1.0f / sqrtf((float) pdim));
+	f->xo = Min(Max(f->xo, 1.0f / sqrtf((float) pdim)), 1.0f);
 }
 
 void
