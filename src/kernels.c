@@ -112,21 +112,17 @@ cosine_parts_portable(const float *a, const float *b, int n,
 }
 
 static uint32
-bitplane_dot_portable(const uint64 *code, const uint64 *planes, int words,
-					  int nplanes, uint32 *ones)
+bitplane_dot_portable(const uint64 *code, const uint64 *planes, int words, int nplanes)
 {
-	uint32		dot = 0,
-				pc = 0;
+	uint32		dot = 0;
 
 	for (int w = 0; w < words; w++)
 	{
 		uint64		c = code[w];
 
-		pc += __builtin_popcountll(c);
 		for (int j = 0; j < nplanes; j++)
 			dot += (uint32) __builtin_popcountll(c & planes[j * words + w]) << j;
 	}
-	*ones = pc;
 	return dot;
 }
 
@@ -147,6 +143,58 @@ fwht_portable(float *x, int n, float scale)
 		x[i] *= scale;
 }
 
+/* lo, step and 1 / step for quantize4, computed the same way by every table */
+static inline void
+quantize4_range(float lo, float hi, float *step, float *inv)
+{
+	*step = (hi - lo) / 15;
+	*inv = *step > 0 ? 1.0f / *step : 0;
+}
+
+static uint32
+quantize4_portable(const float *x, int n, uint64 *planes, float *lo, float *step)
+{
+	int			words = n / 64;
+	float		mn = x[0],
+				mx = x[0],
+				inv;
+	uint32		sum = 0;
+
+	for (int i = 1; i < n; i++)
+	{
+		mn = x[i] < mn ? x[i] : mn;
+		mx = x[i] > mx ? x[i] : mx;
+	}
+	quantize4_range(mn, mx, step, &inv);
+	*lo = mn;
+	for (int w = 0; w < words; w++)
+	{
+		uint64		p0 = 0,
+					p1 = 0,
+					p2 = 0,
+					p3 = 0;
+
+		for (int b = 0; b < 64; b++)
+		{
+			/* round to nearest: x >= lo, so adding 0.5 and truncating does it */
+			float		t = (x[w * 64 + b] - mn) * inv;
+			uint64		v = (uint64) (t + 0.5f);
+
+			v = v > 15 ? 15 : v;
+			sum += (uint32) v;
+			p0 |= (v & 1) << b;
+			p1 |= ((v >> 1) & 1) << b;
+			p2 |= ((v >> 2) & 1) << b;
+			p3 |= ((v >> 3) & 1) << b;
+		}
+		planes[w] = p0;
+		planes[words + w] = p1;
+		planes[2 * words + w] = p2;
+		planes[3 * words + w] = p3;
+	}
+	return sum;
+}
+
 static void
 dot_rows_portable(const float *x, const float *rows, int nrows, int n, float *out)
 {
@@ -155,8 +203,15 @@ dot_rows_portable(const float *x, const float *rows, int nrows, int n, float *ou
 }
 
 static const EmbedKernels kernels_portable = {
-	"portable", l2sq_portable, dot_portable, l1_portable, cosine_parts_portable,
-	bitplane_dot_portable, fwht_portable, dot_rows_portable
+	.name = "portable",
+	.l2sq = l2sq_portable,
+	.dot = dot_portable,
+	.l1 = l1_portable,
+	.cosine_parts = cosine_parts_portable,
+	.bitplane_dot = bitplane_dot_portable,
+	.fwht = fwht_portable,
+	.dot_rows = dot_rows_portable,
+	.quantize4 = quantize4_portable
 };
 
 #ifdef EMBED_X86
@@ -300,21 +355,17 @@ cosine_parts_avx2(const float *a, const float *b, int n,
  * build must not assume it, so it lives with the tables that check for it.
  */
 __attribute__((target("popcnt"))) static uint32
-bitplane_dot_popcnt(const uint64 *code, const uint64 *planes, int words,
-					int nplanes, uint32 *ones)
+bitplane_dot_popcnt(const uint64 *code, const uint64 *planes, int words, int nplanes)
 {
-	uint32		dot = 0,
-				pc = 0;
+	uint32		dot = 0;
 
 	for (int w = 0; w < words; w++)
 	{
 		uint64		c = code[w];
 
-		pc += __builtin_popcountll(c);
 		for (int j = 0; j < nplanes; j++)
 			dot += (uint32) __builtin_popcountll(c & planes[j * words + w]) << j;
 	}
-	*ones = pc;
 	return dot;
 }
 
@@ -398,9 +449,92 @@ dot_rows_avx2(const float *x, const float *rows, int nrows, int n, float *out)
 		out[r] = dot_avx2(x, rows + (size_t) r * n, n);
 }
 
+/*
+ * quantize4 eight values at a time: the bits of each plane come from
+ * movemask of the value shifted so that bit j is the sign bit.  Multiply
+ * then add, not FMA, so that rounding matches the portable code exactly.
+ */
+AVX2_TARGET static uint32
+quantize4_avx2(const float *x, int n, uint64 *planes, float *lo, float *step)
+{
+	int			words = n / 64;
+	__m256		vmn = _mm256_loadu_ps(x),
+				vmx = vmn;
+	float		mn,
+				mx,
+				inv,
+				t[8];
+	__m256i		vsum = _mm256_setzero_si256();
+	uint32		sum = 0;
+
+	for (int i = 8; i < n; i += 8)
+	{
+		__m256		v = _mm256_loadu_ps(x + i);
+
+		vmn = _mm256_min_ps(vmn, v);
+		vmx = _mm256_max_ps(vmx, v);
+	}
+	_mm256_storeu_ps(t, vmn);
+	mn = t[0];
+	for (int i = 1; i < 8; i++)
+		mn = t[i] < mn ? t[i] : mn;
+	_mm256_storeu_ps(t, vmx);
+	mx = t[0];
+	for (int i = 1; i < 8; i++)
+		mx = t[i] > mx ? t[i] : mx;
+	quantize4_range(mn, mx, step, &inv);
+	*lo = mn;
+
+	{
+		__m256		vlo = _mm256_set1_ps(mn),
+					vinv = _mm256_set1_ps(inv),
+					half = _mm256_set1_ps(0.5f);
+		__m256i		fifteen = _mm256_set1_epi32(15);
+
+		for (int w = 0; w < words; w++)
+		{
+			uint64		p0 = 0,
+						p1 = 0,
+						p2 = 0,
+						p3 = 0;
+
+			for (int b = 0; b < 64; b += 8)
+			{
+				__m256		tq = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + w * 64 + b), vlo), vinv);
+				__m256i		v = _mm256_min_epi32(_mm256_cvttps_epi32(_mm256_add_ps(tq, half)), fifteen);
+
+				vsum = _mm256_add_epi32(vsum, v);
+				p0 |= (uint64) _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_slli_epi32(v, 31))) << b;
+				p1 |= (uint64) _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_slli_epi32(v, 30))) << b;
+				p2 |= (uint64) _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_slli_epi32(v, 29))) << b;
+				p3 |= (uint64) _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_slli_epi32(v, 28))) << b;
+			}
+			planes[w] = p0;
+			planes[words + w] = p1;
+			planes[2 * words + w] = p2;
+			planes[3 * words + w] = p3;
+		}
+	}
+	{
+		int32		s8[8];
+
+		_mm256_storeu_si256((__m256i *) s8, vsum);
+		for (int i = 0; i < 8; i++)
+			sum += s8[i];
+	}
+	return sum;
+}
+
 static const EmbedKernels kernels_avx2 = {
-	"avx2", l2sq_avx2, dot_avx2, l1_avx2, cosine_parts_avx2,
-	bitplane_dot_popcnt, fwht_avx2, dot_rows_avx2
+	.name = "avx2",
+	.l2sq = l2sq_avx2,
+	.dot = dot_avx2,
+	.l1 = l1_avx2,
+	.cosine_parts = cosine_parts_avx2,
+	.bitplane_dot = bitplane_dot_popcnt,
+	.fwht = fwht_avx2,
+	.dot_rows = dot_rows_avx2,
+	.quantize4 = quantize4_avx2
 };
 
 /* ---------- AVX-512F: 16 lanes, masked tails ---------- */
@@ -577,9 +711,41 @@ dot_rows_avx512(const float *x, const float *rows, int nrows, int n, float *out)
 		out[r] = dot_avx512(x, rows + (size_t) r * n, n);
 }
 
-static const EmbedKernels kernels_avx512 = {
-	"avx512", l2sq_avx512, dot_avx512, l1_avx512, cosine_parts_avx512,
-	bitplane_dot_popcnt, fwht_avx2, dot_rows_avx512
+/*
+ * With AVX512_VPOPCNTDQ, eight code words per instruction; the table gets
+ * this one at load time when the CPU has it (not every AVX-512 CPU does).
+ */
+__attribute__((target("avx512f,avx512vpopcntdq"))) static uint32
+bitplane_dot_vpopcnt(const uint64 *code, const uint64 *planes, int words, int nplanes)
+{
+	__m512i		acc = _mm512_setzero_si512();
+
+	for (int w = 0; w < words; w += 8)
+	{
+		__mmask8	m = words - w >= 8 ? 0xFF : (__mmask8) ((1u << (words - w)) - 1);
+		__m512i		c = _mm512_maskz_loadu_epi64(m, code + w);
+
+		for (int j = 0; j < nplanes; j++)
+		{
+			__m512i		p = _mm512_maskz_loadu_epi64(m, planes + (size_t) j * words + w);
+
+			acc = _mm512_add_epi64(acc, _mm512_slli_epi64(_mm512_popcnt_epi64(_mm512_and_si512(c, p)), j));
+		}
+	}
+	return (uint32) _mm512_reduce_add_epi64(acc);
+}
+
+/* not const: bitplane_dot is upgraded at load time when the CPU allows */
+static EmbedKernels kernels_avx512 = {
+	.name = "avx512",
+	.l2sq = l2sq_avx512,
+	.dot = dot_avx512,
+	.l1 = l1_avx512,
+	.cosine_parts = cosine_parts_avx512,
+	.bitplane_dot = bitplane_dot_popcnt,
+	.fwht = fwht_avx2,
+	.dot_rows = dot_rows_avx512,
+	.quantize4 = quantize4_avx2
 };
 
 #endif							/* EMBED_X86 */
@@ -605,7 +771,11 @@ embed_kernels_init(void)
 		supported[n++] = &kernels_avx2;
 	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
 		__builtin_cpu_supports("fma") && __builtin_cpu_supports("popcnt"))
+	{
+		if (__builtin_cpu_supports("avx512vpopcntdq"))
+			kernels_avx512.bitplane_dot = bitplane_dot_vpopcnt;
 		supported[n++] = &kernels_avx512;
+	}
 #endif
 	supported[n] = NULL;
 	embed_active_kernels = supported[n - 1];

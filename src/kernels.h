@@ -30,13 +30,20 @@ typedef struct EmbedKernels
 								 float *ab, float *aa, float *bb);
 	/*
 	 * sum over j < nplanes of 2^j * popcount(code & plane_j), where plane j
-	 * is planes[j * words .. (j + 1) * words); *ones = popcount(code).  The
-	 * RaBitQ inner product of a 1-bit code with a bit-sliced query.
+	 * is planes[j * words .. (j + 1) * words): the RaBitQ inner product of a
+	 * 1-bit code with a bit-sliced query.
 	 */
 	uint32		(*bitplane_dot) (const uint64 *code, const uint64 *planes,
-								 int words, int nplanes, uint32 *ones);
+								 int words, int nplanes);
 	/* in-place Walsh-Hadamard transform of n (a power of two) values, times scale */
 	void		(*fwht) (float *x, int n, float scale);
+	/*
+	 * Scalar-quantise x (n a multiple of 64) to 4 bits: value v_i stands for
+	 * lo + v_i * step, rounded to nearest, with lo and step from x's range;
+	 * planes receives 4 bit planes of n / 64 words each (plane j holds bit
+	 * j of every v_i); returns sum(v_i).  Every table gives the same bits.
+	 */
+	uint32		(*quantize4) (const float *x, int n, uint64 *planes, float *lo, float *step);
 	/* out[r] = sum(x * rows[r]) for nrows consecutive rows of n values */
 	void		(*dot_rows) (const float *x, const float *rows, int nrows, int n, float *out);
 } EmbedKernels;

@@ -72,8 +72,11 @@ typedef struct RabitqFactors
 	float		xo;				/* <xbar, r/||r||>, in (0, 1]; 1 if r == 0 */
 } RabitqFactors;
 
-/* code bit i = (r[i] > 0); r is the rotated residual (pdim floats) */
-extern void rabitq_encode(int pdim, const float *r, uint8 *code, RabitqFactors *f);
+/*
+ * code bit i = (r[i] > 0); r is the rotated residual (pdim floats).  Returns
+ * the number of bits set, which estimates need.
+ */
+extern uint32 rabitq_encode(int pdim, const float *r, uint8 *code, RabitqFactors *f);
 
 /*
  * A query direction prepared for one posting list: the unit vector of the
@@ -104,7 +107,7 @@ extern void rabitq_prepare_query(int pdim, const float *r, RabitqQuery *q);
  */
 #define RABITQ_EPSILON 2.5
 
-extern float rabitq_estimate(const RabitqQuery *q, const uint8 *code,
+extern float rabitq_estimate(const RabitqQuery *q, const uint8 *code, uint32 ones,
 							 const RabitqFactors *f, float *err);
 
 /* ======================= the access methods ======================= */
@@ -209,7 +212,7 @@ typedef struct IvfListDir
 typedef struct IvfEntryData
 {
 	ItemPointerData tid;		/* heap row */
-	uint16		unused;
+	uint16		ones;			/* rabitq: bits set in the code (0 for flat) */
 } IvfEntryData;
 
 typedef IvfEntryData *IvfEntry;

@@ -282,7 +282,8 @@ rabitq_lower_bound(IvfScanOpaque so, ListQuery *lq, IvfEntry e)
 				ip;
 
 	memcpy(&f, IvfEntryPayload(e), sizeof(RabitqFactors));
-	ip = rabitq_estimate(&so->rq, (uint8 *) IvfEntryPayload(e) + sizeof(RabitqFactors), &f, &err);
+	ip = rabitq_estimate(&so->rq, (uint8 *) IvfEntryPayload(e) + sizeof(RabitqFactors), e->ones,
+						 &f, &err);
 	ip = Min(ip + err, 1.0f);
 	if (so->info.metric == IVF_METRIC_IP)
 		return -(lq->cq + f.norm * lq->qnorm * ip);

@@ -278,7 +278,9 @@ ivf_make_entry(IvfInfo *info, const float *x, const float *centroid,
 
 		for (int i = 0; i < pdim; i++)
 			r[i] = x[i] - centroid[i];
-		rabitq_encode(pdim, r, (uint8 *) IvfEntryPayload(entry) + sizeof(RabitqFactors), &f);
+		entry->ones = (uint16) rabitq_encode(pdim, r,
+											 (uint8 *) IvfEntryPayload(entry) + sizeof(RabitqFactors),
+											 &f);
 		memcpy(IvfEntryPayload(entry), &f, sizeof(RabitqFactors));
 		pfree(r);
 	}

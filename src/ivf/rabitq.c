@@ -80,9 +80,10 @@ rabitq_rotate(const Rabitq *rq, const float *in, float *out)
 	}
 }
 
-void
+uint32
 rabitq_encode(int pdim, const float *r, uint8 *code, RabitqFactors *f)
 {
+	uint32		ones = 0;
 	float		sq = embed_active_kernels->dot(r, r, pdim);
 	float		a0 = 0,
 				a1 = 0,
@@ -97,6 +98,7 @@ rabitq_encode(int pdim, const float *r, uint8 *code, RabitqFactors *f)
 
 		code[i >> 3] = (uint8) ((x[0] > 0) | (x[1] > 0) << 1 | (x[2] > 0) << 2 | (x[3] > 0) << 3 |
 								(x[4] > 0) << 4 | (x[5] > 0) << 5 | (x[6] > 0) << 6 | (x[7] > 0) << 7);
+		ones += __builtin_popcount(code[i >> 3]);
 		a0 += fabsf(x[0]) + fabsf(x[4]);
 		a1 += fabsf(x[1]) + fabsf(x[5]);
 		a2 += fabsf(x[2]) + fabsf(x[6]);
@@ -110,6 +112,7 @@ rabitq_encode(int pdim, const float *r, uint8 *code, RabitqFactors *f)
 		f->xo = 1.0f;
 	/* |<xbar, u>| >= 1/sqrt(D) for a unit u; keep rounding from going lower */
 	f->xo = Min(Max(f->xo, 1.0f / sqrtf((float) pdim)), 1.0f);
+	return ones;
 }
 
 void
@@ -117,12 +120,10 @@ rabitq_prepare_query(int pdim, const float *r, RabitqQuery *q)
 {
 	int			words = pdim / 64;
 	float		lo,
-				hi,
-				step,
-				inv;
-	uint32		sum = 0;
+				step;
+	uint32		sum;
 
-	StaticAssertStmt(RABITQ_QUERY_BITS == 4, "the plane loop below writes 4 planes");
+	StaticAssertStmt(RABITQ_QUERY_BITS == 4, "quantize4 writes 4 planes");
 	if (q->planes == NULL || q->pdim != pdim)
 		q->planes = palloc(sizeof(uint64) * RABITQ_QUERY_BITS * words);
 	q->pdim = pdim;
@@ -138,42 +139,9 @@ rabitq_prepare_query(int pdim, const float *r, RabitqQuery *q)
 	}
 
 	/* quantise r itself; dividing lo and delta by the norm makes it a unit vector */
-	lo = hi = r[0];
-	for (int i = 1; i < pdim; i++)
-	{
-		lo = Min(lo, r[i]);
-		hi = Max(hi, r[i]);
-	}
-	step = (hi - lo) / ((1 << RABITQ_QUERY_BITS) - 1);
-	inv = step > 0 ? 1.0f / step : 0;
+	sum = embed_active_kernels->quantize4(r, pdim, q->planes, &lo, &step);
 	q->lo = lo / q->norm;
 	q->delta = step / q->norm;
-
-	for (int w = 0; w < words; w++)
-	{
-		uint64		p0 = 0,
-					p1 = 0,
-					p2 = 0,
-					p3 = 0;
-		const float *x = r + w * 64;
-
-		for (int b = 0; b < 64; b++)
-		{
-			/* round to nearest; x >= lo, so adding 0.5 and truncating does it */
-			uint64		v = (uint64) ((x[b] - lo) * inv + 0.5f);
-
-			v = Min(v, (uint64) ((1 << RABITQ_QUERY_BITS) - 1));
-			sum += (uint32) v;
-			p0 |= (v & 1) << b;
-			p1 |= ((v >> 1) & 1) << b;
-			p2 |= ((v >> 2) & 1) << b;
-			p3 |= ((v >> 3) & 1) << b;
-		}
-		q->planes[w] = p0;
-		q->planes[words + w] = p1;
-		q->planes[2 * words + w] = p2;
-		q->planes[3 * words + w] = p3;
-	}
 	q->sum_q = sum;
 }
 
@@ -186,12 +154,11 @@ rabitq_prepare_query(int pdim, const float *r, RabitqQuery *q)
  * weights); both are divided by xo with the estimate.
  */
 float
-rabitq_estimate(const RabitqQuery *q, const uint8 *code, const RabitqFactors *f,
+rabitq_estimate(const RabitqQuery *q, const uint8 *code, uint32 ones, const RabitqFactors *f,
 				float *err)
 {
 	int			pdim = q->pdim;
-	uint32		ones,
-				dot;
+	uint32		dot;
 	float		xq,
 				var;
 
@@ -201,7 +168,7 @@ rabitq_estimate(const RabitqQuery *q, const uint8 *code, const RabitqFactors *f,
 		return 0;
 	}
 	dot = embed_active_kernels->bitplane_dot((const uint64 *) code, q->planes,
-											 pdim / 64, RABITQ_QUERY_BITS, &ones);
+											 pdim / 64, RABITQ_QUERY_BITS);
 	xq = (2 * (q->lo * ones + q->delta * dot) - (pdim * q->lo + q->delta * q->sum_q)) /
 		sqrtf((float) pdim);
 	var = Max(1 - f->xo * f->xo, 0.0f) / (pdim - 1) + q->delta * q->delta * (1.0f / 12);
