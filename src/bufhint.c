@@ -18,10 +18,17 @@
 
 #include "storage/buf_internals.h"
 #include "storage/bufpage.h"
+#include "utils/memutils.h"
 
 #include "bufhint.h"
 
-#define HINT_SLOTS 16384		/* power of two */
+/*
+ * One slot per shared buffer (a power of two at least NBuffers, so blocks
+ * resident at the same time rarely collide), but at most 2^18 slots (3 MB);
+ * allocated on first use, so only backends that search pay for it.
+ */
+#define HINT_MIN_SLOTS	4096
+#define HINT_MAX_SLOTS	(1 << 18)
 #ifndef PREFETCH_ITEM_BYTES
 #define PREFETCH_ITEM_BYTES 4096
 #endif
@@ -34,12 +41,22 @@ typedef struct BufHint
 } BufHint;
 
 #if PG_VERSION_NUM >= 140000
-static BufHint hints[HINT_SLOTS];
+static BufHint *hints;
+static uint32 hint_mask;
 
 static inline BufHint *
 hint_slot(Oid relnumber, BlockNumber blkno)
 {
-	return &hints[(blkno * 2654435761u ^ relnumber) & (HINT_SLOTS - 1)];
+	if (unlikely(hints == NULL))
+	{
+		uint32		n = HINT_MIN_SLOTS;
+
+		while (n < (uint32) NBuffers && n < HINT_MAX_SLOTS)
+			n <<= 1;
+		hints = MemoryContextAllocZero(TopMemoryContext, sizeof(BufHint) * n);
+		hint_mask = n - 1;
+	}
+	return &hints[(blkno * 2654435761u ^ relnumber) & hint_mask];
 }
 
 static inline Oid
