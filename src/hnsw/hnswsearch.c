@@ -245,6 +245,11 @@ read_element(HnswSearch *s, ItemPointer tid, bool force)
 	return it;
 }
 
+/* how many elements ahead of the one being read its item lines are prefetched */
+#ifndef PREFETCH_AHEAD
+#define PREFETCH_AHEAD 2
+#endif
+
 /* CPU-cache prefetch of an element about to be read (see bufhint.c) */
 static inline void
 prefetch_element(HnswSearch *s, ItemPointer tid, bool item)
@@ -408,14 +413,14 @@ hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 			fresh[nnew++] = c->nbrs[i];
 			prefetch_element(s, &c->nbrs[i], false);
 		}
-		if (nnew > 0)
-			prefetch_element(s, &fresh[0], true);
+		for (int i = 0; i < Min(nnew, PREFETCH_AHEAD); i++)
+			prefetch_element(s, &fresh[i], true);
 		for (int i = 0; i < nnew; i++)
 		{
 			SearchItem *it;
 
-			if (i + 1 < nnew)
-				prefetch_element(s, &fresh[i + 1], true);
+			if (i + PREFETCH_AHEAD < nnew)
+				prefetch_element(s, &fresh[i + PREFETCH_AHEAD], true);
 			it = read_element(s, &fresh[i], false);
 			if (it == NULL)
 				continue;
