@@ -19,6 +19,7 @@ OBJS = \
 	src/aggregate.o \
 	src/recall.o \
 	src/bufhint.o \
+	src/amutils.o \
 	src/hnsw/hnsw.o \
 	src/hnsw/hnswbuild.o \
 	src/hnsw/hnswinsert.o \

@@ -224,7 +224,7 @@ hnswhandler(PG_FUNCTION_ARGS)
 	am->aminsertcleanup = NULL;
 #endif
 	am->ambulkdelete = hnswbulkdelete;
-	am->amvacuumcleanup = hnswvacuumcleanup;
+	am->amvacuumcleanup = embed_vacuumcleanup;
 	am->amcanreturn = NULL;
 	am->amcostestimate = hnswcostestimate;
 	am->amoptions = hnswoptions;

@@ -8,6 +8,7 @@
 
 #include "access/genam.h"
 #include "access/generic_xlog.h"
+#include "../amutils.h"
 #include "access/itup.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
@@ -220,18 +221,12 @@ extern Datum hnsw_load_value(Relation index, HnswElementTuple etup, int m, bool 
 extern HnswElementTuple hnsw_get_element(Relation index, Page page, OffsetNumber off, int m);
 extern int	hnsw_random_level(int m);
 
-/* page changes: generic WAL, or plain dirtying during a build */
-typedef struct HnswWrite
+/* page changes (amutils.h): generic WAL, or plain dirtying during a build */
+static inline void
+hnsw_write_begin(PageWrite *w, HnswIndexInfo *info)
 {
-	GenericXLogState *state;
-	int			nbuf;
-	Buffer		bufs[MAX_GENERIC_XLOG_PAGES];
-} HnswWrite;
-
-extern void hnsw_write_begin(HnswWrite *w, HnswIndexInfo *info);
-extern Page hnsw_write_page(HnswWrite *w, Buffer buf, bool new_page);
-extern void hnsw_write_finish(HnswWrite *w);
-extern void hnsw_write_abort(HnswWrite *w);
+	page_write_begin(w, info->index, info->building);
+}
 
 /*
  * The in-memory graph of a build (hnswbuild.c).  Its element tuples have the
@@ -268,7 +263,6 @@ extern bool hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer 
 					   struct IndexInfo *indexInfo);
 extern IndexBulkDeleteResult *hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 											 IndexBulkDeleteCallback callback, void *callback_state);
-extern IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats);
 extern IndexScanDesc hnswbeginscan(Relation index, int nkeys, int norderbys);
 extern void hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
 extern bool hnswgettuple(IndexScanDesc scan, ScanDirection dir);

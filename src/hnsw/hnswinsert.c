@@ -75,18 +75,18 @@ write_overflow(HnswIndexInfo *info, const char *data, Size len)
 	first = BufferGetBlockNumber(bufs[0]);
 	for (int i = 0; i < npages; i++)
 	{
-		HnswWrite	w;
+		PageWrite	w;
 		Page		page;
 		Size		chunk = Min(len - (Size) i * HNSW_OVERFLOW_CHUNK, HNSW_OVERFLOW_CHUNK);
 
 		hnsw_write_begin(&w, info);
-		page = hnsw_write_page(&w, bufs[i], true);
+		page = page_write_page(&w, bufs[i], true);
 		hnsw_init_page(page, HNSW_PAGE_OVERFLOW);
 		memcpy(PageGetContents(page), data + (Size) i * HNSW_OVERFLOW_CHUNK, chunk);
 		((PageHeader) page)->pd_lower = SizeOfPageHeaderData + chunk;
 		HnswPageGetOpaque(page)->nextblkno =
 			(i + 1 < npages) ? BufferGetBlockNumber(bufs[i + 1]) : InvalidBlockNumber;
-		hnsw_write_finish(&w);
+		page_write_finish(&w);
 		UnlockReleaseBuffer(bufs[i]);
 	}
 	return first;
@@ -150,7 +150,7 @@ place_element(HnswIndexInfo *info, HnswElementTuple etup, Size size, bool overfl
 	Relation	index = info->index;
 	BlockNumber hint;
 	Buffer		buf = InvalidBuffer;
-	HnswWrite	w;
+	PageWrite	w;
 	Page		page;
 	OffsetNumber off;
 	bool		extended = false;
@@ -195,13 +195,13 @@ place_element(HnswIndexInfo *info, HnswElementTuple etup, Size size, bool overfl
 	}
 
 	hnsw_write_begin(&w, info);
-	page = hnsw_write_page(&w, buf, extended);
+	page = page_write_page(&w, buf, extended);
 	if (extended)
 		hnsw_init_page(page, HNSW_PAGE_ELEMENT);
 	off = PageAddItem(page, (Item) etup, size, InvalidOffsetNumber, false, false);
 	if (off == InvalidOffsetNumber)
 		elog(ERROR, "failed to add element to hnsw index \"%s\"", RelationGetRelationName(index));
-	hnsw_write_finish(&w);
+	page_write_finish(&w);
 	ItemPointerSet(tid, BufferGetBlockNumber(buf), off);
 	UnlockReleaseBuffer(buf);
 
@@ -216,9 +216,9 @@ place_element(HnswIndexInfo *info, HnswElementTuple etup, Size size, bool overfl
 			LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
 		}
 		hnsw_write_begin(&w, info);
-		page = hnsw_write_page(&w, mbuf, false);
+		page = page_write_page(&w, mbuf, false);
 		HnswPageGetMeta(page)->insert_page = ItemPointerGetBlockNumber(tid);
-		hnsw_write_finish(&w);
+		page_write_finish(&w);
 		if (!BufferIsValid(metabuf))
 			UnlockReleaseBuffer(mbuf);
 	}
@@ -375,7 +375,7 @@ add_backlink(HnswIndexInfo *info, HnswCandidate *nbr, int layer, ItemPointer new
 	HnswCandidate *newc = palloc0(sizeof(HnswCandidate));
 	Buffer		buf;
 	HnswElementTuple etup;
-	HnswWrite	w;
+	PageWrite	w;
 	Page		page;
 	ItemPointerData oldnbrs[2 * HNSW_MAX_M];
 	float4		olddists[2 * HNSW_MAX_M];
@@ -425,20 +425,20 @@ add_backlink(HnswIndexInfo *info, HnswCandidate *nbr, int layer, ItemPointer new
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	hnsw_write_begin(&w, info);
-	page = hnsw_write_page(&w, buf, false);
+	page = page_write_page(&w, buf, false);
 	etup = hnsw_get_element(info->index, page, ItemPointerGetOffsetNumber(&nbr->tid), info->m);
 	if (etup == NULL)
-		hnsw_write_abort(&w);
+		page_write_abort(&w);
 	else if (sel != NIL && HnswCounts(etup)[layer] == n &&
 			 memcmp(HnswNeighbors(etup, m) + start, oldnbrs, sizeof(ItemPointerData) * n) == 0)
 	{
 		hnsw_write_list(etup, m, layer, sel);
-		hnsw_write_finish(&w);
+		page_write_finish(&w);
 	}
 	else if (hnsw_link(etup, m, layer, newtid, (float4) nbr->dist))
-		hnsw_write_finish(&w);
+		page_write_finish(&w);
 	else
-		hnsw_write_abort(&w);
+		page_write_abort(&w);
 	UnlockReleaseBuffer(buf);
 }
 
@@ -469,14 +469,14 @@ add_heaptid(HnswIndexInfo *info, HnswCandidate *c, ItemPointer heaptid)
 	etup = hnsw_get_element(info->index, BufferGetPage(buf), ItemPointerGetOffsetNumber(&c->tid), info->m);
 	if (etup != NULL && !(etup->flags & HNSW_ELEMENT_DELETED) && etup->ntids < HNSW_HEAPTIDS)
 	{
-		HnswWrite	w;
+		PageWrite	w;
 		Page		page;
 
 		hnsw_write_begin(&w, info);
-		page = hnsw_write_page(&w, buf, false);
+		page = page_write_page(&w, buf, false);
 		etup = hnsw_get_element(info->index, page, ItemPointerGetOffsetNumber(&c->tid), info->m);
 		etup->heaptids[etup->ntids++] = *heaptid;
-		hnsw_write_finish(&w);
+		page_write_finish(&w);
 		done = true;
 	}
 	UnlockReleaseBuffer(buf);
@@ -501,14 +501,14 @@ maybe_set_entry(HnswIndexInfo *info, ItemPointer tid, int level)
 	meta = HnswPageGetMeta(BufferGetPage(buf));
 	if (level > meta->entry_level)
 	{
-		HnswWrite	w;
+		PageWrite	w;
 		Page		page;
 
 		hnsw_write_begin(&w, info);
-		page = hnsw_write_page(&w, buf, false);
+		page = page_write_page(&w, buf, false);
 		HnswPageGetMeta(page)->entry = *tid;
 		HnswPageGetMeta(page)->entry_level = level;
-		hnsw_write_finish(&w);
+		page_write_finish(&w);
 	}
 	UnlockReleaseBuffer(buf);
 }
@@ -563,17 +563,17 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 		LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
 		if (HnswPageGetMeta(BufferGetPage(mbuf))->entry_level < 0)
 		{
-			HnswWrite	w;
+			PageWrite	w;
 			Page		page;
 
 			etup = form_element(info, value, heaptid, level, layers, &size, &overflow);
 			/* metapage then data page: nobody locks them the other way round */
 			place_element(info, etup, size, overflow, value, &newtid, mbuf);
 			hnsw_write_begin(&w, info);
-			page = hnsw_write_page(&w, mbuf, false);
+			page = page_write_page(&w, mbuf, false);
 			HnswPageGetMeta(page)->entry = newtid;
 			HnswPageGetMeta(page)->entry_level = level;
-			hnsw_write_finish(&w);
+			page_write_finish(&w);
 			UnlockReleaseBuffer(mbuf);
 			return true;
 		}

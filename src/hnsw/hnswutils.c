@@ -85,9 +85,6 @@ Buffer
 hnsw_new_buffer(Relation index, ForkNumber fork)
 {
 	Buffer		buf;
-#if PG_VERSION_NUM < 160000
-	bool		needlock = !RELATION_IS_LOCAL(index);
-#endif
 
 	if (fork == MAIN_FORKNUM)
 	{
@@ -109,18 +106,7 @@ hnsw_new_buffer(Relation index, ForkNumber fork)
 		}
 	}
 
-#if PG_VERSION_NUM >= 160000
-	/* takes the relation extension lock itself */
-	buf = ExtendBufferedRel(BMR_REL(index), fork, NULL, EB_LOCK_FIRST);
-#else
-	if (needlock)
-		LockRelationForExtension(index, ExclusiveLock);
-	buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	if (needlock)
-		UnlockRelationForExtension(index, ExclusiveLock);
-#endif
-	return buf;
+	return embed_extend_relation(index, fork);
 }
 
 void
@@ -244,42 +230,3 @@ hnsw_load_value(Relation index, HnswElementTuple etup, int m, bool copy)
 
 /* ---------- writing pages ---------- */
 
-/*
- * Every page change goes through these: generic WAL records normally, plain
- * dirty buffers while CREATE INDEX builds (the whole relation is WAL-logged
- * once at the end).  The caller locks the buffers exclusively.
- */
-void
-hnsw_write_begin(HnswWrite *w, HnswIndexInfo *info)
-{
-	w->state = info->building ? NULL : GenericXLogStart(info->index);
-	w->nbuf = 0;
-}
-
-Page
-hnsw_write_page(HnswWrite *w, Buffer buf, bool new_page)
-{
-	Assert(w->nbuf < MAX_GENERIC_XLOG_PAGES);
-	w->bufs[w->nbuf++] = buf;
-	if (w->state)
-		return GenericXLogRegisterBuffer(w->state, buf,
-										 new_page ? GENERIC_XLOG_FULL_IMAGE : 0);
-	return BufferGetPage(buf);
-}
-
-void
-hnsw_write_abort(HnswWrite *w)
-{
-	if (w->state)
-		GenericXLogAbort(w->state);
-}
-
-void
-hnsw_write_finish(HnswWrite *w)
-{
-	if (w->state)
-		GenericXLogFinish(w->state);
-	else
-		for (int i = 0; i < w->nbuf; i++)
-			MarkBufferDirty(w->bufs[i]);
-}

@@ -98,7 +98,7 @@ typedef struct PageVisit
 	VacState   *vs;
 	Buffer		buf;
 	Page		page;			/* the buffer's page, or its WAL copy once writing */
-	HnswWrite	w;
+	PageWrite	w;
 	bool		writing;
 } PageVisit;
 
@@ -109,7 +109,7 @@ writable_element(PageVisit *pv, OffsetNumber off)
 	if (!pv->writing)
 	{
 		hnsw_write_begin(&pv->w, &pv->vs->info);
-		pv->page = hnsw_write_page(&pv->w, pv->buf, false);
+		pv->page = page_write_page(&pv->w, pv->buf, false);
 		pv->writing = true;
 	}
 	return hnsw_get_element(pv->vs->info.index, pv->page, off, pv->vs->info.m);
@@ -143,7 +143,7 @@ for_each_element(VacState *vs, ElementVisitor visit, void *arg)
 			}
 		}
 		if (pv.writing)
-			hnsw_write_finish(&pv.w);
+			page_write_finish(&pv.w);
 		UnlockReleaseBuffer(pv.buf);
 	}
 }
@@ -207,11 +207,11 @@ fix_entry_point(VacState *vs)
 
 	if (meta->entry_level >= 0 && is_deleted(vs, &meta->entry))
 	{
-		HnswWrite	w;
+		PageWrite	w;
 		Page		page;
 
 		hnsw_write_begin(&w, &vs->info);
-		page = hnsw_write_page(&w, buf, false);
+		page = page_write_page(&w, buf, false);
 		meta = HnswPageGetMeta(page);
 		if (vs->best_level >= 0)
 		{
@@ -223,7 +223,7 @@ fix_entry_point(VacState *vs)
 			ItemPointerSetInvalid(&meta->entry);
 			meta->entry_level = -1;
 		}
-		hnsw_write_finish(&w);
+		page_write_finish(&w);
 	}
 	UnlockReleaseBuffer(buf);
 }
@@ -390,11 +390,11 @@ repair_element(VacState *vs, RepairItem *ri, MemoryContext tmp)
 	{
 		bool		unchanged = memcmp(HnswCounts(etup), counts, sizeof(uint16) * (level + 1)) == 0 &&
 			memcmp(HnswNeighbors(etup, m), lists, sizeof(ItemPointerData) * nslots) == 0;
-		HnswWrite	w;
+		PageWrite	w;
 		Page		page;
 
 		hnsw_write_begin(&w, info);
-		page = hnsw_write_page(&w, buf, false);
+		page = page_write_page(&w, buf, false);
 		etup = hnsw_get_element(info->index, page, ItemPointerGetOffsetNumber(tid), m);
 		for (int l = 0; l <= level; l++)
 		{
@@ -413,7 +413,7 @@ repair_element(VacState *vs, RepairItem *ri, MemoryContext tmp)
 					hnsw_link(etup, m, l, &c->tid, (float4) c->dist);
 			}
 		}
-		hnsw_write_finish(&w);
+		page_write_finish(&w);
 	}
 	UnlockReleaseBuffer(buf);
 	MemoryContextSwitchTo(old);
@@ -429,7 +429,7 @@ recycle_overflow(VacState *vs, BlockNumber blk)
 		Buffer		buf = read_page(vs, blk);
 		Page		page = BufferGetPage(buf);
 		BlockNumber next = HnswPageGetOpaque(page)->nextblkno;
-		HnswWrite	w;
+		PageWrite	w;
 
 		if (HnswPageGetOpaque(page)->type != HNSW_PAGE_OVERFLOW)
 		{
@@ -437,10 +437,10 @@ recycle_overflow(VacState *vs, BlockNumber blk)
 			break;
 		}
 		hnsw_write_begin(&w, &vs->info);
-		page = hnsw_write_page(&w, buf, false);
+		page = page_write_page(&w, buf, false);
 		HnswPageGetOpaque(page)->type = HNSW_PAGE_FREE;
 		HnswPageGetOpaque(page)->nextblkno = InvalidBlockNumber;
-		hnsw_write_finish(&w);
+		page_write_finish(&w);
 		UnlockReleaseBuffer(buf);
 		RecordFreeIndexPage(vs->info.index, blk);
 		blk = next;
@@ -458,14 +458,14 @@ free_deleted(VacState *vs, IndexBulkDeleteResult *stats)
 	{
 		BlockNumber blk = ItemPointerGetBlockNumber(&vs->deleted[i]);
 		Buffer		buf = read_page(vs, blk);
-		HnswWrite	w;
+		PageWrite	w;
 		Page		page;
 		List	   *chains = NIL;
 		ListCell   *lc;
 
 		hnsw_vacuum_delay();
 		hnsw_write_begin(&w, &vs->info);
-		page = hnsw_write_page(&w, buf, false);
+		page = page_write_page(&w, buf, false);
 		/* the deleted TIDs are sorted: take every one on this page */
 		for (; i < vs->ndeleted && ItemPointerGetBlockNumber(&vs->deleted[i]) == blk; i++)
 		{
@@ -483,7 +483,7 @@ free_deleted(VacState *vs, IndexBulkDeleteResult *stats)
 			}
 			PageIndexTupleDeleteNoCompact(page, off);
 		}
-		hnsw_write_finish(&w);
+		page_write_finish(&w);
 		UnlockReleaseBuffer(buf);
 		if (hint == InvalidBlockNumber)
 			hint = blk;
@@ -495,13 +495,13 @@ free_deleted(VacState *vs, IndexBulkDeleteResult *stats)
 	if (hint != InvalidBlockNumber)
 	{
 		Buffer		buf = read_page(vs, HNSW_METAPAGE_BLKNO);
-		HnswWrite	w;
+		PageWrite	w;
 		Page		page;
 
 		hnsw_write_begin(&w, &vs->info);
-		page = hnsw_write_page(&w, buf, false);
+		page = page_write_page(&w, buf, false);
 		HnswPageGetMeta(page)->insert_page = hint;
-		hnsw_write_finish(&w);
+		page_write_finish(&w);
 		UnlockReleaseBuffer(buf);
 	}
 	IndexFreeSpaceMapVacuum(vs->info.index);
@@ -540,21 +540,5 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	}
 	MemoryContextDelete(tmp);
 	free_deleted(&vs, stats);
-	return stats;
-}
-
-IndexBulkDeleteResult *
-hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
-{
-	if (info->analyze_only)
-		return stats;
-	if (stats == NULL)
-	{
-		/* no bulkdelete ran: report the heap's count, which is close enough */
-		stats = palloc0(sizeof(IndexBulkDeleteResult));
-		stats->num_index_tuples = info->num_heap_tuples;
-		stats->estimated_count = info->estimated_count;
-	}
-	stats->num_pages = RelationGetNumberOfBlocks(info->index);
 	return stats;
 }

@@ -266,7 +266,7 @@ ivf_routine(void)
 	am->aminsertcleanup = NULL;
 #endif
 	am->ambulkdelete = ivfbulkdelete;
-	am->amvacuumcleanup = ivfvacuumcleanup;
+	am->amvacuumcleanup = embed_vacuumcleanup;
 	am->amcanreturn = NULL;
 	am->amproperty = NULL;
 	am->ambuildphasename = ivfbuildphasename;

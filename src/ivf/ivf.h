@@ -16,9 +16,24 @@
 
 #include "access/genam.h"
 #include "access/generic_xlog.h"
+#include "../amutils.h"
 #include "fmgr.h"
 #include "storage/bufmgr.h"
 #include "utils/relcache.h"
+
+/*
+ * splitmix64: the seedable generator of sampling, seeding and the rotation,
+ * the same on every platform (the rotation is part of the on-disk format)
+ */
+static inline uint64
+ivf_random(uint64 *state)
+{
+	uint64		z = (*state += UINT64CONST(0x9E3779B97F4A7C15));
+
+	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
 
 /* ======================= math: k-means (ivfkmeans.c) ======================= */
 
@@ -272,17 +287,6 @@ extern void ivf_read_meta(Relation index, IvfMetaPageData *meta);
 extern IvfListDir ivf_read_dir(Relation index, IvfMetaPageData *meta, int list);
 extern void ivf_check_list_page(Relation index, Page page, BlockNumber blk);
 
-/* page changes: generic WAL, or plain dirtying during a build */
-typedef struct IvfWrite
-{
-	GenericXLogState *state;
-	int			nbuf;
-	Buffer		bufs[MAX_GENERIC_XLOG_PAGES];
-} IvfWrite;
-
-extern void ivf_write_begin(IvfWrite *w, Relation index, bool building);
-extern Page ivf_write_page(IvfWrite *w, Buffer buf, bool new_page);
-extern void ivf_write_finish(IvfWrite *w);
 
 /* AM callbacks */
 extern IndexBuildResult *ivfbuild(Relation heap, Relation index, struct IndexInfo *indexInfo);
@@ -299,6 +303,5 @@ extern bool ivfgettuple(IndexScanDesc scan, ScanDirection dir);
 extern void ivfendscan(IndexScanDesc scan);
 extern IndexBulkDeleteResult *ivfbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 											IndexBulkDeleteCallback callback, void *callback_state);
-extern IndexBulkDeleteResult *ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats);
 
 #endif

@@ -106,16 +106,6 @@ typedef struct IvfParallel
 
 PGDLLEXPORT void ivf_parallel_build_main(dsm_segment *seg, shm_toc *toc);
 
-static uint64
-next_random(uint64 *state)
-{
-	uint64		z = (*state += UINT64CONST(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
 /* the most dimensions a flat entry (aligned, with its line pointer) fits a page with */
 static int
 ivf_flat_max_dim(void)
@@ -202,7 +192,7 @@ sample_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	slot = -2;					/* not drawn yet */
 	if (bs->nseen >= bs->sample_cap)
 	{
-		uint64		j = next_random(&bs->rng) % (uint64) (bs->nseen + 1);
+		uint64		j = ivf_random(&bs->rng) % (uint64) (bs->nseen + 1);
 
 		slot = j < (uint64) bs->sample_cap ? (int) j : -1;
 

@@ -33,7 +33,7 @@ insert_entry(IvfInfo *info, int list, IvfEntry entry)
 		Buffer		buf = ReadBuffer(index, blk);
 		Page		page;
 		BlockNumber next;
-		IvfWrite	w;
+		PageWrite	w;
 
 		CHECK_FOR_INTERRUPTS();
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
@@ -42,13 +42,13 @@ insert_entry(IvfInfo *info, int list, IvfEntry entry)
 
 		if (PageGetFreeSpace(page) >= shape->entry_size)
 		{
-			ivf_write_begin(&w, index, false);
-			page = ivf_write_page(&w, buf, false);
+			page_write_begin(&w, index, false);
+			page = page_write_page(&w, buf, false);
 			if (PageAddItem(page, (Item) entry, shape->entry_size, InvalidOffsetNumber,
 							false, false) == InvalidOffsetNumber)
 				elog(ERROR, "failed to add an entry to ivf index \"%s\"",
 					 RelationGetRelationName(index));
-			ivf_write_finish(&w);
+			page_write_finish(&w);
 			UnlockReleaseBuffer(buf);
 			return;
 		}
@@ -64,10 +64,10 @@ insert_entry(IvfInfo *info, int list, IvfEntry entry)
 						dpage;
 
 			LockBuffer(dbuf, BUFFER_LOCK_EXCLUSIVE);
-			ivf_write_begin(&w, index, false);
-			page = ivf_write_page(&w, buf, false);
-			npage = ivf_write_page(&w, nbuf, true);
-			dpage = ivf_write_page(&w, dbuf, false);
+			page_write_begin(&w, index, false);
+			page = page_write_page(&w, buf, false);
+			npage = page_write_page(&w, nbuf, true);
+			dpage = page_write_page(&w, dbuf, false);
 			ivf_init_page(npage, IVF_PAGE_LIST);
 			if (PageAddItem(npage, (Item) entry, shape->entry_size, InvalidOffsetNumber,
 							false, false) == InvalidOffsetNumber)
@@ -76,7 +76,7 @@ insert_entry(IvfInfo *info, int list, IvfEntry entry)
 			IvfPageGetOpaque(page)->nextblkno = BufferGetBlockNumber(nbuf);
 			((IvfListDir *) PageGetContents(dpage))[list % IVF_DIR_PER_PAGE].insert =
 				BufferGetBlockNumber(nbuf);
-			ivf_write_finish(&w);
+			page_write_finish(&w);
 			UnlockReleaseBuffer(dbuf);
 			UnlockReleaseBuffer(nbuf);
 			UnlockReleaseBuffer(buf);

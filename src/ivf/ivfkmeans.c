@@ -22,21 +22,11 @@
 /* above this many centroids the centroid-centroid bound costs more than it saves */
 #define CENTER_BOUND_MAX_K			2048
 
-static inline uint64
-next_random(uint64 *state)
-{
-	uint64		z = (*state += UINT64CONST(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
 /* uniform in [0, 1) */
 static inline double
 next_unit(uint64 *state)
 {
-	return (next_random(state) >> 11) * (1.0 / 9007199254740992.0);
+	return (ivf_random(state) >> 11) * (1.0 / 9007199254740992.0);
 }
 
 static inline float
@@ -48,31 +38,6 @@ dist(const float *a, const float *b, int d)
 /* dots of x with centroids go through a stack buffer this many at a time */
 #define DOT_BATCH 256
 
-int
-ivf_nearest_centroid(const float *x, const float *centroids, const float *cnorms, int k, int d)
-{
-	float		dots[DOT_BATCH];
-	float		best = FLT_MAX;
-	int			besti = 0;
-
-	for (int j0 = 0; j0 < k; j0 += DOT_BATCH)
-	{
-		int			nb = Min(DOT_BATCH, k - j0);
-
-		embed_active_kernels->dot_rows(x, centroids + (Size) j0 * d, nb, d, dots);
-		for (int j = 0; j < nb; j++)
-		{
-			float		s = cnorms[j0 + j] - 2 * dots[j];
-
-			if (s < best)
-			{
-				best = s;
-				besti = j0 + j;
-			}
-		}
-	}
-	return besti;
-}
 
 static void
 normalise(float *c, int d)
@@ -143,10 +108,13 @@ seed_centroids(const float *points, int m, int d, int k, uint64 *rng, float *cen
 	pfree(mind);
 }
 
-/* nearest and second-nearest centroid of x, as distances; xnorm = |x|^2 */
-static inline int
-nearest_two(const float *x, float xnorm, const float *centroids, const float *cnorms,
-			int k, int d, float *d1, float *d2)
+/*
+ * The centroid nearest to x and the two best scores |c|^2 - 2 <x, c>
+ * (|x - c|^2 less |x|^2), through a stack buffer of inner products.
+ */
+static int
+nearest_scores(const float *x, const float *centroids, const float *cnorms, int k, int d,
+			   float *s1, float *s2)
 {
 	float		dots[DOT_BATCH];
 	float		b1 = FLT_MAX,
@@ -172,9 +140,32 @@ nearest_two(const float *x, float xnorm, const float *centroids, const float *cn
 				b2 = s;
 		}
 	}
+	*s1 = b1;
+	*s2 = b2;
+	return besti;
+}
+
+int
+ivf_nearest_centroid(const float *x, const float *centroids, const float *cnorms, int k, int d)
+{
+	float		s1,
+				s2;
+
+	return nearest_scores(x, centroids, cnorms, k, d, &s1, &s2);
+}
+
+/* nearest and second-nearest centroid of x, as distances; xnorm = |x|^2 */
+static inline int
+nearest_two(const float *x, float xnorm, const float *centroids, const float *cnorms,
+			int k, int d, float *d1, float *d2)
+{
+	float		s1,
+				s2;
+	int			besti = nearest_scores(x, centroids, cnorms, k, d, &s1, &s2);
+
 	/* back to distances; rounding can take a tiny one below zero */
-	*d1 = sqrtf(Max(b1 + xnorm, 0.0f));
-	*d2 = k > 1 ? sqrtf(Max(b2 + xnorm, 0.0f)) : FLT_MAX;
+	*d1 = sqrtf(Max(s1 + xnorm, 0.0f));
+	*d2 = k > 1 ? sqrtf(Max(s2 + xnorm, 0.0f)) : FLT_MAX;
 	return besti;
 }
 

@@ -304,22 +304,7 @@ ivf_init_page(Page page, uint16 type)
 Buffer
 ivf_new_buffer(Relation index, ForkNumber fork)
 {
-	Buffer		buf;
-#if PG_VERSION_NUM < 160000
-	bool		needlock = !RELATION_IS_LOCAL(index);
-#endif
-
-#if PG_VERSION_NUM >= 160000
-	buf = ExtendBufferedRel(BMR_REL(index), fork, NULL, EB_LOCK_FIRST);
-#else
-	if (needlock)
-		LockRelationForExtension(index, ExclusiveLock);
-	buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	if (needlock)
-		UnlockRelationForExtension(index, ExclusiveLock);
-#endif
-	return buf;
+	return embed_extend_relation(index, fork);
 }
 
 IvfListDir
@@ -357,37 +342,3 @@ ivf_check_list_page(Relation index, Page page, BlockNumber blk)
 				 errhint("REINDEX the index.")));
 }
 
-/* ---------- writing pages ---------- */
-
-/*
- * Every page change goes through these: generic WAL records normally, plain
- * dirty buffers while CREATE INDEX builds (the relation is WAL-logged once
- * at the end).  The caller locks the buffers exclusively.
- */
-void
-ivf_write_begin(IvfWrite *w, Relation index, bool building)
-{
-	w->state = building ? NULL : GenericXLogStart(index);
-	w->nbuf = 0;
-}
-
-Page
-ivf_write_page(IvfWrite *w, Buffer buf, bool new_page)
-{
-	Assert(w->nbuf < MAX_GENERIC_XLOG_PAGES);
-	w->bufs[w->nbuf++] = buf;
-	if (w->state)
-		return GenericXLogRegisterBuffer(w->state, buf,
-										 new_page ? GENERIC_XLOG_FULL_IMAGE : 0);
-	return BufferGetPage(buf);
-}
-
-void
-ivf_write_finish(IvfWrite *w)
-{
-	if (w->state)
-		GenericXLogFinish(w->state);
-	else
-		for (int i = 0; i < w->nbuf; i++)
-			MarkBufferDirty(w->bufs[i]);
-}

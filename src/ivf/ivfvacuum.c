@@ -22,16 +22,16 @@ set_insert_hint(Relation index, IvfMetaPageData *meta, int list, BlockNumber blk
 {
 	Buffer		buf = ReadBuffer(index, meta->dir_start + list / IVF_DIR_PER_PAGE);
 	Page		page;
-	IvfWrite	w;
+	PageWrite	w;
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	if (IvfPageGetOpaque(BufferGetPage(buf))->type == IVF_PAGE_DIRECTORY &&
 		((IvfListDir *) PageGetContents(BufferGetPage(buf)))[list % IVF_DIR_PER_PAGE].insert != blk)
 	{
-		ivf_write_begin(&w, index, false);
-		page = ivf_write_page(&w, buf, false);
+		page_write_begin(&w, index, false);
+		page = page_write_page(&w, buf, false);
 		((IvfListDir *) PageGetContents(page))[list % IVF_DIR_PER_PAGE].insert = blk;
-		ivf_write_finish(&w);
+		page_write_finish(&w);
 	}
 	UnlockReleaseBuffer(buf);
 }
@@ -80,12 +80,12 @@ ivfbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			}
 			if (ndel > 0)
 			{
-				IvfWrite	w;
+				PageWrite	w;
 
-				ivf_write_begin(&w, index, false);
-				page = ivf_write_page(&w, buf, false);
+				page_write_begin(&w, index, false);
+				page = page_write_page(&w, buf, false);
 				PageIndexMultiDelete(page, deletable, ndel);
-				ivf_write_finish(&w);
+				page_write_finish(&w);
 				stats->tuples_removed += ndel;
 			}
 			if (first_room == InvalidBlockNumber &&
@@ -102,21 +102,5 @@ ivfbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		if (first_room != InvalidBlockNumber && first_room != dir.insert)
 			set_insert_hint(index, meta, list, first_room);
 	}
-	return stats;
-}
-
-IndexBulkDeleteResult *
-ivfvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
-{
-	if (info->analyze_only)
-		return stats;
-	if (stats == NULL)
-	{
-		/* no bulkdelete ran: report the heap's count, which is close enough */
-		stats = palloc0(sizeof(IndexBulkDeleteResult));
-		stats->num_index_tuples = info->num_heap_tuples;
-		stats->estimated_count = info->estimated_count;
-	}
-	stats->num_pages = RelationGetNumberOfBlocks(info->index);
 	return stats;
 }

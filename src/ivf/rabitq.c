@@ -21,17 +21,6 @@
 #include "../kernels.h"
 #include "miscadmin.h"
 
-/* splitmix64: small, seedable, and the same on every platform */
-static inline uint64
-next_random(uint64 *state)
-{
-	uint64		z = (*state += UINT64CONST(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
 void
 rabitq_init(Rabitq *rq, int dim, uint64 seed)
 {
@@ -44,7 +33,7 @@ rabitq_init(Rabitq *rq, int dim, uint64 seed)
 	rq->signs = palloc(sizeof(float) * RABITQ_ROUNDS * pdim);
 	for (int i = 0; i < RABITQ_ROUNDS * pdim; i += 64)
 	{
-		uint64		bits = next_random(&state);
+		uint64		bits = ivf_random(&state);
 
 		for (int j = 0; j < 64; j++)
 			rq->signs[i + j] = (bits >> j) & 1 ? 1.0f : -1.0f;

@@ -1,0 +1,81 @@
+/*
+ * amutils.c — see amutils.h.
+ */
+#include "postgres.h"
+
+#include "storage/lmgr.h"
+
+#include "amutils.h"
+
+void
+page_write_begin(PageWrite *w, Relation index, bool building)
+{
+	w->state = building ? NULL : GenericXLogStart(index);
+	w->nbuf = 0;
+}
+
+Page
+page_write_page(PageWrite *w, Buffer buf, bool new_page)
+{
+	Assert(w->nbuf < MAX_GENERIC_XLOG_PAGES);
+	w->bufs[w->nbuf++] = buf;
+	if (w->state)
+		return GenericXLogRegisterBuffer(w->state, buf,
+										 new_page ? GENERIC_XLOG_FULL_IMAGE : 0);
+	return BufferGetPage(buf);
+}
+
+/* nothing was changed after all (a build's direct changes cannot be undone) */
+void
+page_write_abort(PageWrite *w)
+{
+	if (w->state)
+		GenericXLogAbort(w->state);
+}
+
+void
+page_write_finish(PageWrite *w)
+{
+	if (w->state)
+		GenericXLogFinish(w->state);
+	else
+		for (int i = 0; i < w->nbuf; i++)
+			MarkBufferDirty(w->bufs[i]);
+}
+
+Buffer
+embed_extend_relation(Relation index, ForkNumber fork)
+{
+	Buffer		buf;
+
+#if PG_VERSION_NUM >= 160000
+	/* takes the relation extension lock itself */
+	buf = ExtendBufferedRel(BMR_REL(index), fork, NULL, EB_LOCK_FIRST);
+#else
+	bool		needlock = !RELATION_IS_LOCAL(index);
+
+	if (needlock)
+		LockRelationForExtension(index, ExclusiveLock);
+	buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (needlock)
+		UnlockRelationForExtension(index, ExclusiveLock);
+#endif
+	return buf;
+}
+
+IndexBulkDeleteResult *
+embed_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
+{
+	if (info->analyze_only)
+		return stats;
+	if (stats == NULL)
+	{
+		/* no bulkdelete ran: report the heap's count, which is close enough */
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+		stats->num_index_tuples = info->num_heap_tuples;
+		stats->estimated_count = info->estimated_count;
+	}
+	stats->num_pages = RelationGetNumberOfBlocks(info->index);
+	return stats;
+}
