@@ -350,6 +350,49 @@ vector_l1_distance(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(embed_l1(a->x, b->x, a->dim));
 }
 
+VectorDistance
+vector_distance_of(FmgrInfo *proc)
+{
+	if (proc->fn_addr == vector_l2_squared_distance)
+		return VECTOR_DIST_L2SQ;
+	if (proc->fn_addr == vector_negative_inner_product)
+		return VECTOR_DIST_NEG_IP;
+	if (proc->fn_addr == vector_cosine_distance)
+		return VECTOR_DIST_COSINE;
+	if (proc->fn_addr == vector_l1_distance)
+		return VECTOR_DIST_L1;
+	return VECTOR_DIST_OTHER;
+}
+
+bool
+vector_distance_direct(VectorDistance kind, Datum a, Datum b, double *dist)
+{
+	Vector	   *va = (Vector *) DatumGetPointer(a);
+	Vector	   *vb = (Vector *) DatumGetPointer(b);
+
+	if (kind == VECTOR_DIST_OTHER || VARATT_IS_EXTENDED(va) || VARATT_IS_EXTENDED(vb) ||
+		va->dim != vb->dim)
+		return false;
+	switch (kind)
+	{
+		case VECTOR_DIST_L2SQ:
+			*dist = embed_l2sq(va->x, vb->x, va->dim);
+			break;
+		case VECTOR_DIST_NEG_IP:
+			*dist = -embed_dot(va->x, vb->x, va->dim);
+			break;
+		case VECTOR_DIST_COSINE:
+			*dist = embed_cosine_distance(va->x, vb->x, va->dim);
+			break;
+		case VECTOR_DIST_L1:
+			*dist = embed_l1(va->x, vb->x, va->dim);
+			break;
+		default:
+			return false;
+	}
+	return true;
+}
+
 /* ---------- functions ---------- */
 
 PG_FUNCTION_INFO_V1(vector_dims);

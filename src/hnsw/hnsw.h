@@ -179,6 +179,7 @@ typedef struct HnswIndexInfo
 	int			m;
 	int			ef_construction;
 	FmgrInfo   *distproc;
+	int			distkind;		/* VectorDistance: distproc is one of embed's */
 	FmgrInfo   *normproc;		/* NULL if the opclass has none */
 	Oid			collation;
 	bool		building;		/* in CREATE INDEX: no WAL until the end */

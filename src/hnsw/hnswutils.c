@@ -15,6 +15,7 @@
 #include "utils/rel.h"
 
 #include "hnsw.h"
+#include "../vector.h"
 
 /* ---------- relation-level info ---------- */
 
@@ -27,6 +28,7 @@ hnsw_index_info(HnswIndexInfo *info, Relation index, bool building)
 	info->index = index;
 	info->building = building;
 	info->distproc = index_getprocinfo(index, 1, HNSW_DISTANCE_PROC);
+	info->distkind = vector_distance_of(info->distproc);
 	info->normproc = OidIsValid(index_getprocid(index, 1, HNSW_NORM_PROC))
 		? index_getprocinfo(index, 1, HNSW_NORM_PROC) : NULL;
 	info->collation = index->rd_indcollation[0];
@@ -35,9 +37,19 @@ hnsw_index_info(HnswIndexInfo *info, Relation index, bool building)
 	info->ef_construction = meta.ef_construction;
 }
 
+/*
+ * The opclass distance.  When the support function is one of embed's vector
+ * distances and both values are plain vectors, the kernel is called
+ * directly: the same result without an fmgr call per distance.
+ */
 double
 hnsw_distance(HnswIndexInfo *info, Datum a, Datum b)
 {
+	double		d;
+
+	if (info->distkind != VECTOR_DIST_OTHER &&
+		vector_distance_direct((VectorDistance) info->distkind, a, b, &d))
+		return d;
 	return DatumGetFloat8(FunctionCall2Coll(info->distproc, info->collation, a, b));
 }
 

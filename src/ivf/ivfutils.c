@@ -18,9 +18,6 @@
 #include "ivf.h"
 
 /* embed's distance functions: the opclass names one, which fixes the metric */
-extern Datum vector_l2_squared_distance(PG_FUNCTION_ARGS);
-extern Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
-extern Datum vector_cosine_distance(PG_FUNCTION_ARGS);
 
 /* the largest centroid set kept in rd_amcache; bigger ones are read per use */
 #define IVF_SHAPE_CACHE_MAX	(64 * 1024 * 1024)
@@ -28,14 +25,17 @@ extern Datum vector_cosine_distance(PG_FUNCTION_ARGS);
 int
 ivf_metric(Relation index)
 {
-	FmgrInfo   *proc = index_getprocinfo(index, 1, IVF_DISTANCE_PROC);
-
-	if (proc->fn_addr == vector_l2_squared_distance)
-		return IVF_METRIC_L2;
-	if (proc->fn_addr == vector_negative_inner_product)
-		return IVF_METRIC_IP;
-	if (proc->fn_addr == vector_cosine_distance)
-		return IVF_METRIC_COSINE;
+	switch (vector_distance_of(index_getprocinfo(index, 1, IVF_DISTANCE_PROC)))
+	{
+		case VECTOR_DIST_L2SQ:
+			return IVF_METRIC_L2;
+		case VECTOR_DIST_NEG_IP:
+			return IVF_METRIC_IP;
+		case VECTOR_DIST_COSINE:
+			return IVF_METRIC_COSINE;
+		default:
+			break;
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("ivf indexes support the l2, inner product and cosine distances only")));
