@@ -236,6 +236,8 @@ hnsw_write_begin(PageWrite *w, HnswIndexInfo *info)
  */
 extern HnswElementTuple hnsw_mem_element(HnswMemGraph *g, ItemPointer tid, Datum *value);
 extern void hnsw_mem_prefetch(HnswMemGraph *g, ItemPointer tid, bool item);
+extern uint32 hnsw_mem_new_visit(HnswMemGraph *g);
+extern int	hnsw_mem_visit(HnswMemGraph *g, ItemPointer tid, uint32 gen);
 extern void hnsw_mem_add(HnswMemGraph *g, HnswElementTuple etup, Size size, Datum value,
 						 ItemPointer tid);
 extern void hnsw_mem_entry(HnswMemGraph *g, ItemPointer entry, int *level);

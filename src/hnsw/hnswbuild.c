@@ -51,6 +51,8 @@ struct HnswMemGraph
 	Size		curfree;		/* its pd_upper - pd_lower */
 	ItemPointerData entry;
 	int			entry_level;
+	uint32	   *marks;			/* per element: the visit generation that saw it */
+	uint32		visit_gen;
 };
 
 static HnswMemGraph *
@@ -99,6 +101,13 @@ hnsw_mem_add(HnswMemGraph *g, HnswElementTuple etup, Size size, Datum value, Ite
 			: palloc(sizeof(Size) * g->cap);
 		g->ovalues = g->ovalues ? repalloc(g->ovalues, sizeof(char *) * g->cap)
 			: palloc(sizeof(char *) * g->cap);
+		if (g->marks)
+		{
+			g->marks = repalloc(g->marks, sizeof(uint32) * g->cap);
+			memset(g->marks + g->cap / 2, 0, sizeof(uint32) * (g->cap - g->cap / 2));
+		}
+		else
+			g->marks = palloc0(sizeof(uint32) * g->cap);
 	}
 
 	/* the element page: the current one if it still has room */
@@ -153,6 +162,43 @@ hnsw_mem_element(HnswMemGraph *g, ItemPointer tid, Datum *value)
 	*value = PointerGetDatum(g->ovalues[idx] ? g->ovalues[idx]
 							 : HnswValuePtr(g->tuples[idx], g->m));
 	return g->tuples[idx];
+}
+
+/*
+ * A search's visited set on the in-memory graph: a generation number per
+ * element instead of a hash table (elements have dense indexes here).  One
+ * search runs at a time in a build, so each layer search takes a new
+ * generation and everything marked before is unvisited again.
+ */
+uint32
+hnsw_mem_new_visit(HnswMemGraph *g)
+{
+	if (++g->visit_gen == 0)
+	{
+		if (g->marks)
+			memset(g->marks, 0, sizeof(uint32) * g->cap);
+		g->visit_gen = 1;
+	}
+	return g->visit_gen;
+}
+
+/* 1 if tid was visited in generation gen (else marks it: 0); -1 if tid is no element */
+int
+hnsw_mem_visit(HnswMemGraph *g, ItemPointer tid, uint32 gen)
+{
+	BlockNumber blk = ItemPointerGetBlockNumber(tid);
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	int			idx;
+
+	Assert(gen == g->visit_gen);
+	if (blk >= g->nblocks || g->blocks[blk].count < 0 ||
+		off < FirstOffsetNumber || off > g->blocks[blk].count)
+		return -1;
+	idx = g->blocks[blk].elem + off - 1;
+	if (g->marks[idx] == gen)
+		return 1;
+	g->marks[idx] = gen;
+	return 0;
 }
 
 /* CPU-cache prefetch of an element the build is about to read: its slot, then its lines */

@@ -71,6 +71,7 @@ struct HnswSearch
 	int			ef;
 	int64		nvisited;		/* elements read, all layers */
 	visited_hash *visited;
+	uint32		visit_gen;		/* in-memory graph: this layer's generation */
 	pairingheap *cand;
 	pairingheap *found;
 	pairingheap *bound;
@@ -250,6 +251,23 @@ read_element(HnswSearch *s, ItemPointer tid, bool force)
 #define PREFETCH_AHEAD 2
 #endif
 
+/* Mark tid visited on this layer; true if it already was. */
+static inline bool
+mark_visited(HnswSearch *s, ItemPointer tid)
+{
+	bool		found;
+
+	if (s->info->mem != NULL)
+	{
+		int			r = hnsw_mem_visit(s->info->mem, tid, s->visit_gen);
+
+		if (r >= 0)
+			return r == 1;
+	}
+	visited_insert(s->visited, tid_key(tid), &found);
+	return found;
+}
+
 /* CPU-cache prefetch of an element about to be read (see bufhint.c) */
 static inline void
 prefetch_element(HnswSearch *s, ItemPointer tid, bool item)
@@ -329,6 +347,8 @@ start_layer(HnswSearch *s, List *entry, int layer)
 
 	s->layer = layer;
 	s->visited = visited_create(CurrentMemoryContext, 256, NULL);
+	if (s->info->mem != NULL)
+		s->visit_gen = hnsw_mem_new_visit(s->info->mem);
 	s->cand = pairingheap_allocate(closer_first_c, NULL);
 	s->found = pairingheap_allocate(closer_first_f, NULL);
 	s->bound = pairingheap_allocate(farther_first_w, NULL);
@@ -341,11 +361,9 @@ start_layer(HnswSearch *s, List *entry, int layer)
 	foreach(lc, entry)
 	{
 		HnswCandidate *c = lfirst(lc);
-		bool		found;
 		SearchItem *it;
 
-		visited_insert(s->visited, tid_key(&c->tid), &found);
-		if (found)
+		if (mark_visited(s, &c->tid))
 			continue;
 		it = read_element(s, &c->tid, true);
 		if (it == NULL)
@@ -400,15 +418,12 @@ hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 
 		/*
 		 * The neighbours not seen yet, with their pages prefetched before the
-		 * first is read, and each element's own lines one step ahead.
+		 * first is read, and each element's own lines PREFETCH_AHEAD ahead.
 		 */
 		nnew = 0;
 		for (int i = 0; i < c->nnbrs; i++)
 		{
-			bool		found;
-
-			visited_insert(s->visited, tid_key(&c->nbrs[i]), &found);
-			if (found)
+			if (mark_visited(s, &c->nbrs[i]))
 				continue;
 			fresh[nnew++] = c->nbrs[i];
 			prefetch_element(s, &c->nbrs[i], false);
