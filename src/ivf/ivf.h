@@ -163,7 +163,7 @@ extern float rabitq_estimate(const RabitqQuery *q, const uint8 *code, uint32 one
 /* rows sampled for k-means per list (and at most this many in all) */
 #define IVF_SAMPLE_PER_LIST		50
 #define IVF_SAMPLE_MAX			100000
-#define IVF_KMEANS_ITERATIONS	10
+#define IVF_KMEANS_ITERATIONS	5
 #define IVF_ROTATION_SEED		UINT64CONST(0x5EED0F1EEDC0DE5)
 
 #define IVF_MAGIC			0x454D4956	/* "EMIV" */
