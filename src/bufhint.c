@@ -73,8 +73,8 @@ rel_number(Relation rel)
 /*
  * Prefetch what reading item `off` of block `blkno` touches first, when the
  * hints say which shared buffer held the block: the buffer descriptor, the
- * page header and the line pointer; with `item`, the item's first cache
- * lines too.  That reads the line pointer without a pin or lock, which is
+ * page header and the line pointer; with `item`, the item itself (up to
+ * PREFETCH_ITEM_BYTES).  That reads the line pointer without a pin or lock, which is
  * harmless: it is only an address to prefetch, bounded to the page, and a
  * prefetch never faults.  Reading the item for real goes through the
  * buffer manager and its lock as always.
@@ -103,7 +103,6 @@ embed_prefetch_item(Relation rel, BlockNumber blkno, OffsetNumber off, bool item
 		ItemId		iid = (ItemId) (page + offsetof(PageHeaderData, pd_linp) +
 									(off - 1) * sizeof(ItemIdData));
 		unsigned	lp_off = iid->lp_off;
-
 		unsigned	lp_len = iid->lp_len;
 
 		if (lp_off >= SizeOfPageHeaderData && lp_off < BLCKSZ)
