@@ -4,8 +4,9 @@
  * k-means++ seeding on a subset of the sample, then Lloyd rounds accelerated
  * with Hamerly's bounds: each point keeps an upper bound on the distance to
  * its centroid and a lower bound on the distance to every other one, so that
- * after the first round most points are settled without computing a single
- * distance.  Distances go through the kernel table (SIMD at runtime).
+ * after the first round many points are settled without computing a single
+ * distance.  Nearest centroids come from inner products with cached centroid
+ * norms, four centroids per pass over a point (the dot_rows kernel).
  */
 #include "postgres.h"
 
@@ -37,7 +38,6 @@ dist(const float *a, const float *b, int d)
 
 /* dots of x with centroids go through a stack buffer this many at a time */
 #define DOT_BATCH 256
-
 
 static void
 normalise(float *c, int d)
