@@ -748,31 +748,33 @@ DROP TABLE items, queries, fi, ri;
 --
 -- parallel builds: the assignment pass with workers gives the same index
 --
-CREATE TABLE pb AS SELECT i AS id, ARRAY[sin(i), cos(1.3 * i), sin(0.7 * i + 1), cos(0.37 * i)]::vector(4) AS v
-FROM generate_series(1, 20000) i;
+-- (200 dims, 100 lists: k-means is big enough to get workers too)
+CREATE TABLE pb AS
+SELECT i AS id, ARRAY(SELECT sin(0.37 * j * (1 + i % 7) + 0.011 * i) FROM generate_series(1, 200) j)::vector(200) AS v
+FROM generate_series(1, 5000) i;
 ALTER TABLE pb SET (parallel_workers = 2);
 SET ivfrabitq.probes = 5;
 SET max_parallel_maintenance_workers = 0;
-CREATE INDEX pb_serial ON pb USING ivfrabitq (v vector_l2_ops) WITH (lists = 40);
+CREATE INDEX pb_serial ON pb USING ivfrabitq (v vector_l2_ops) WITH (lists = 100);
 SELECT pg_relation_size('pb_serial') AS serial_size \gset
 CREATE TEMP TABLE pb_answers AS
 SELECT q.id, pg_temp.ids_index(format('SELECT id FROM pb ORDER BY v <-> %L LIMIT 10', q.v), 'pb_serial') AS ids
-FROM pb q WHERE q.id % 1000 = 0;
+FROM pb q WHERE q.id % 250 = 0;
 DROP INDEX pb_serial;
 SET max_parallel_maintenance_workers = 2;
 SET min_parallel_table_scan_size = 0;
 SET maintenance_work_mem = '64MB';
 SET client_min_messages = debug1;
-CREATE INDEX pb_parallel ON pb USING ivfrabitq (v vector_l2_ops) WITH (lists = 40);
+CREATE INDEX pb_parallel ON pb USING ivfrabitq (v vector_l2_ops) WITH (lists = 100);
 RESET client_min_messages;
 SELECT pg_relation_size('pb_parallel') = :serial_size AS same_size;
 SELECT count(*) AS queries,
        count(*) FILTER (WHERE a.ids = pg_temp.ids_index(format('SELECT id FROM pb ORDER BY v <-> %L LIMIT 10', q.v), 'pb_parallel')) AS same_answers
 FROM pb_answers a JOIN pb q USING (id);
 -- every row is in the parallel-built index, once
-SET ivfrabitq.probes = 40;
+SET ivfrabitq.probes = 100;
 SELECT count(*) AS entries, count(DISTINCT id) AS distinct_rows
-FROM (SELECT id FROM pb ORDER BY v <-> '[0,0,0,0]' LIMIT 30000) s;
+FROM (SELECT id FROM pb ORDER BY v <-> (SELECT v FROM pb WHERE id = 1) LIMIT 30000) s;
 RESET max_parallel_maintenance_workers;
 RESET min_parallel_table_scan_size;
 RESET maintenance_work_mem;

@@ -15,6 +15,8 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "storage/dsm.h"
+#include "storage/shm_toc.h"
 #include "access/generic_xlog.h"
 #include "../amutils.h"
 #include "fmgr.h"
@@ -46,7 +48,9 @@ ivf_random(uint64 *state)
  * Checks for interrupts.  Memory: O(k * d + n) beyond the inputs.
  */
 extern void ivf_kmeans(const float *points, int n, int d, int k, bool spherical,
-					   uint64 seed, int max_iter, float *centroids);
+					   uint64 seed, int max_iter, int nworkers, float *centroids);
+/* a parallel worker of ivf_kmeans, started by name */
+extern PGDLLEXPORT void ivf_kmeans_worker_main(dsm_segment *seg, shm_toc *toc);
 
 /*
  * Index of the centroid nearest to x by L2 (ties: lowest index); cnorms[j]

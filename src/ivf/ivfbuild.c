@@ -511,6 +511,18 @@ build_workers(Relation heap, Relation index, IndexInfo *indexInfo)
 }
 
 /*
+ * Workers for k-means: as for the assignment pass, when a round is big enough
+ * (here: at least 10^8 multiply-adds) to repay starting them.
+ */
+static int
+kmeans_workers(Relation heap, Relation index, IndexInfo *indexInfo, int n, int k, int d)
+{
+	if ((double) n * k * d < 1e8)
+		return 0;
+	return build_workers(heap, index, indexInfo);
+}
+
+/*
  * Pass 2 in parallel: launch the workers, take a share as the leader, wait
  * for every participant, and leave bs->sort as the merge of their runs.
  * NULL (nothing launched, nothing to undo) when no shared memory was had.
@@ -679,7 +691,8 @@ ivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 			pfree(tmp);
 		}
 		ivf_kmeans(bs.sample, bs.nsample, bs.cdim, k, bs.info.metric == IVF_METRIC_COSINE,
-				   IVF_ROTATION_SEED, IVF_KMEANS_ITERATIONS, centroids);
+				   IVF_ROTATION_SEED, IVF_KMEANS_ITERATIONS,
+				   kmeans_workers(heap, index, indexInfo, bs.nsample, k, bs.cdim), centroids);
 	}
 	if (bs.sample)
 		pfree(bs.sample);
