@@ -212,6 +212,7 @@ typedef struct KmState
 #define KM_PHASE_ASSIGN		1	/* exact nearest two for every point */
 #define KM_PHASE_ROUND		2	/* Hamerly: only points whose bounds overlap */
 #define KM_CHUNK			256	/* points a participant takes at a time */
+#define KM_MAX_SHARED		((Size) 48 * 1024 * 1024)
 
 /* Process points [i0, i1) of a phase; returns how many changed cluster. */
 static int
@@ -483,10 +484,20 @@ ivf_kmeans(const float *points, int n, int d, int k, bool spherical,
 	st.d = d;
 	st.k = k;
 
-	/* workers share the points and the per-point state in dynamic shared memory */
+	/*
+	 * Workers share the points and the per-point state in dynamic shared
+	 * memory, but not more than KM_MAX_SHARED of it: a segment the OS cannot
+	 * back (Docker's /dev/shm is 64 MB by default) is an ERROR, not a
+	 * fallback, and a serial k-means is only slower.
+	 */
 	if (nworkers > 0)
 	{
 		km_layout(n, d, k, &l);
+		if (l.total > KM_MAX_SHARED)
+			nworkers = 0;
+	}
+	if (nworkers > 0)
+	{
 		EnterParallelMode();
 		pcxt = CreateParallelContext("embed", "ivf_kmeans_worker_main", nworkers);
 		shm_toc_estimate_chunk(&pcxt->estimator, l.total);
