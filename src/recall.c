@@ -193,9 +193,16 @@ embed_index_recall(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		if (isnull)
 			continue;
-		for (int q = 0; q < nsample; q++)
-			topk_add(&exact[q], k,
-					 DatumGetFloat8(FunctionCall2Coll(&dist, collation, queries[q], v)));
+		/* detoast once per row, not once per query */
+		{
+			Datum		dv = PointerGetDatum(PG_DETOAST_DATUM(v));
+
+			for (int q = 0; q < nsample; q++)
+				topk_add(&exact[q], k,
+						 DatumGetFloat8(FunctionCall2Coll(&dist, collation, queries[q], dv)));
+			if (DatumGetPointer(dv) != DatumGetPointer(v))
+				pfree(DatumGetPointer(dv));
+		}
 	}
 	table_endscan(hscan);
 
