@@ -262,9 +262,32 @@ assign_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 }
 
 /*
+ * Append one skeleton page of `type` holding `bytes` of `src` (kept below
+ * pd_lower, so full-page images keep it).  In the init fork each page is
+ * WAL-logged as written; the main fork is logged whole after the build.
+ */
+static BlockNumber
+skeleton_page(Relation index, ForkNumber fork, uint16 type, const void *src, Size bytes)
+{
+	Buffer		buf = ivf_new_buffer(index, fork);
+	Page		page = BufferGetPage(buf);
+	BlockNumber blk = BufferGetBlockNumber(buf);
+
+	ivf_init_page(page, type);
+	if (bytes > 0)
+		memcpy(PageGetContents(page), src, bytes);
+	((PageHeader) page)->pd_lower = (char *) PageGetContents(page) + bytes - (char *) page;
+	MarkBufferDirty(buf);
+	if (fork == INIT_FORKNUM)
+		log_newpage_buffer(buf, true);
+	UnlockReleaseBuffer(buf);
+	return blk;
+}
+
+/*
  * Metapage, directory, centroids and one empty head page per list, in that
- * order.  The init fork of an unlogged index is this skeleton alone (each
- * page WAL-logged as written); a build goes on to fill the lists.
+ * order.  The init fork of an unlogged index is this skeleton alone; a build
+ * goes on to fill the lists.
  */
 static void
 write_skeleton(Relation index, ForkNumber fork, IvfMetaPageData *meta, const float *centroids,
@@ -272,8 +295,7 @@ write_skeleton(Relation index, ForkNumber fork, IvfMetaPageData *meta, const flo
 {
 	int			ndir = (meta->nlists + IVF_DIR_PER_PAGE - 1) / IVF_DIR_PER_PAGE;
 	Size		nfloats = (Size) meta->nlists * meta->cdim;
-	Buffer		buf;
-	Page		page;
+	BlockNumber blk PG_USED_FOR_ASSERTS_ONLY;
 
 	meta->dir_start = IVF_METAPAGE_BLKNO + 1;
 	meta->cent_start = meta->dir_start + ndir;
@@ -281,55 +303,19 @@ write_skeleton(Relation index, ForkNumber fork, IvfMetaPageData *meta, const flo
 	for (int l = 0; l < meta->nlists; l++)
 		dir[l].head = dir[l].insert = meta->cent_start + meta->cent_pages + l;
 
-#define FINISH_PAGE() \
-	do { \
-		MarkBufferDirty(buf); \
-		if (fork == INIT_FORKNUM) \
-			log_newpage_buffer(buf, true); \
-		UnlockReleaseBuffer(buf); \
-	} while (0)
-
-	buf = ivf_new_buffer(index, fork);
-	Assert(BufferGetBlockNumber(buf) == IVF_METAPAGE_BLKNO);
-	page = BufferGetPage(buf);
-	ivf_init_page(page, IVF_PAGE_META);
-	memcpy(IvfPageGetMeta(page), meta, sizeof(IvfMetaPageData));
-	((PageHeader) page)->pd_lower = (char *) IvfPageGetMeta(page) + sizeof(IvfMetaPageData) - (char *) page;
-	FINISH_PAGE();
-
-	for (int p = 0; p < ndir; p++)
-	{
-		int			first = p * IVF_DIR_PER_PAGE;
-		int			n = Min((int) IVF_DIR_PER_PAGE, meta->nlists - first);
-
-		buf = ivf_new_buffer(index, fork);
-		page = BufferGetPage(buf);
-		ivf_init_page(page, IVF_PAGE_DIRECTORY);
-		memcpy(PageGetContents(page), dir + first, n * sizeof(IvfListDir));
-		((PageHeader) page)->pd_lower = SizeOfPageHeaderData + n * sizeof(IvfListDir);
-		FINISH_PAGE();
-	}
-
+	blk = skeleton_page(index, fork, IVF_PAGE_META, meta, sizeof(IvfMetaPageData));
+	Assert(blk == IVF_METAPAGE_BLKNO);
+	for (int first = 0; first < meta->nlists; first += IVF_DIR_PER_PAGE)
+		skeleton_page(index, fork, IVF_PAGE_DIRECTORY, dir + first,
+					  Min((int) IVF_DIR_PER_PAGE, meta->nlists - first) * sizeof(IvfListDir));
 	for (Size off = 0; off < nfloats; off += IVF_CENT_PER_PAGE)
-	{
-		Size		n = Min(nfloats - off, IVF_CENT_PER_PAGE);
-
-		buf = ivf_new_buffer(index, fork);
-		page = BufferGetPage(buf);
-		ivf_init_page(page, IVF_PAGE_CENTROID);
-		memcpy(PageGetContents(page), centroids + off, n * sizeof(float));
-		((PageHeader) page)->pd_lower = SizeOfPageHeaderData + n * sizeof(float);
-		FINISH_PAGE();
-	}
-
+		skeleton_page(index, fork, IVF_PAGE_CENTROID, centroids + off,
+					  Min(nfloats - off, IVF_CENT_PER_PAGE) * sizeof(float));
 	for (int l = 0; l < meta->nlists; l++)
 	{
-		buf = ivf_new_buffer(index, fork);
-		Assert(BufferGetBlockNumber(buf) == dir[l].head);
-		ivf_init_page(BufferGetPage(buf), IVF_PAGE_LIST);
-		FINISH_PAGE();
+		blk = skeleton_page(index, fork, IVF_PAGE_LIST, NULL, 0);
+		Assert(blk == dir[l].head);
 	}
-#undef FINISH_PAGE
 }
 
 /* rewrite the directory pages after the lists were loaded */
