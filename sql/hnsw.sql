@@ -446,7 +446,8 @@ SET client_min_messages = warning;
 CREATE INDEX big_l2 ON big USING hnsw (v vector_l2_ops);
 RESET client_min_messages;
 RESET maintenance_work_mem;
-SELECT pg_relation_size('big_l2') > 100 * 12000 AS holds_the_vectors;
+-- stored at half precision (the values are small integers: exactly), with room for links
+SELECT pg_relation_size('big_l2') BETWEEN 100 * 6000 AND 100 * 12000 AS holds_half_vectors;
 INSERT INTO big SELECT id + 100, v FROM big WHERE id <= 5;
 CREATE TEMP TABLE big_q AS SELECT v FROM big WHERE id = 7;
 SET enable_seqscan = off;
@@ -454,6 +455,56 @@ SELECT id, round((v <-> (SELECT v FROM big_q))::numeric, 4) AS l2 FROM big ORDER
 RESET enable_seqscan;
 SELECT (pg_temp.knn('big_l2', '<->', (SELECT v FROM big_q))).*;
 DROP TABLE big;
+
+--
+-- precision: half (default) stores float16 values whose distances are lower
+-- bounds; the executor rechecks them against the heap rows, so the order is
+-- exact.  These values are not exactly representable in float16.
+--
+CREATE TABLE fl (id int PRIMARY KEY, v vector(40));
+INSERT INTO fl
+SELECT i, (SELECT array_agg(sin(i * 0.7 + j * 1.3) * (1 + (i % 7)) + 0.001 * j) FROM generate_series(1, 40) j)
+FROM generate_series(1, 300) i;
+CREATE INDEX fl_l2 ON fl USING hnsw (v vector_l2_ops);
+CREATE INDEX fl_ip ON fl USING hnsw (v vector_ip_ops);
+CREATE INDEX fl_cos ON fl USING hnsw (v vector_cosine_ops);
+CREATE INDEX fl_l1 ON fl USING hnsw (v vector_l1_ops);
+CREATE TABLE flf AS SELECT * FROM fl;
+CREATE INDEX flf_full ON flf USING hnsw (v vector_l2_ops) WITH (precision = full);
+SET hnsw.ef_search = 300;
+CREATE TEMP TABLE fl_q AS SELECT v FROM fl WHERE id IN (5, 77, 123) UNION ALL SELECT '[0.5,-1,2,0.25,3,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1,1]';
+-- every opclass returns the exact 10 nearest, in exact order
+SELECT op, bool_and((pg_temp.knn(idx, op, q.v)).exact) AS all_exact
+FROM (VALUES ('fl_l2', '<->'), ('fl_ip', '<#>'), ('fl_cos', '<=>'), ('fl_l1', '<+>'), ('flf_full', '<->')) x(idx, op),
+     fl_q q GROUP BY op, idx ORDER BY idx;
+-- the distances the executor returns are exact (rechecked), and sorted
+SET enable_seqscan = off;
+SELECT array_agg(d ORDER BY n) = array_agg(d ORDER BY d) AS sorted, count(*)
+FROM (SELECT row_number() OVER () AS n, d FROM
+      (SELECT v <=> (SELECT v FROM fl_q LIMIT 1) AS d FROM fl
+       ORDER BY v <=> (SELECT v FROM fl_q LIMIT 1) LIMIT 50) s) t;
+RESET enable_seqscan;
+-- half precision is smaller (at 40 dimensions the links weigh as much as the values)
+SELECT pg_relation_size('fl_l2') < pg_relation_size('flf_full') AS half_is_smaller;
+SELECT relname, reloptions FROM pg_class WHERE relname IN ('fl_l2', 'flf_full') ORDER BY relname;
+SELECT pg_temp.sqlerr($$CREATE INDEX ON fl USING hnsw (v) WITH (precision = quarter)$$);
+-- values float16 cannot hold (too large, or so small they would lose
+-- their digits) are stored in full, in the same index
+INSERT INTO fl SELECT 1000 + i, (SELECT array_agg(CASE WHEN j = 1 THEN 1e6 * i * i ELSE j END) FROM generate_series(1, 40) j)
+FROM generate_series(1, 3) i;
+INSERT INTO fl SELECT 2000 + i, (SELECT array_agg(1e-9 * (i + j)) FROM generate_series(1, 40) j)
+FROM generate_series(1, 3) i;
+SELECT (pg_temp.knn('fl_l2', '<->', (SELECT v FROM fl WHERE id = 1002), 3)).*;
+SELECT (pg_temp.knn('fl_cos', '<=>', (SELECT v FROM fl WHERE id = 2002))).exact;
+SELECT (pg_temp.knn('fl_ip', '<#>', (SELECT v FROM fl WHERE id = 1003))).exact;
+-- recheck under iterative scans with a filter
+SET hnsw.iterative_scan = strict_order;
+SET hnsw.ef_search = 10;
+SELECT pg_temp.ids_index(stmt, 'fl_l2') = pg_temp.ids_exact(stmt) AS filtered_exact
+FROM (SELECT format('SELECT id FROM fl WHERE id %% 10 = 3 ORDER BY v <-> %L::vector LIMIT 5',
+                    (SELECT v FROM fl WHERE id = 5)) AS stmt) s;
+RESET hnsw.iterative_scan;
+DROP TABLE fl, flf;
 
 RESET hnsw.ef_search;
 DROP TABLE items;

@@ -202,6 +202,34 @@ dot_rows_portable(const float *x, const float *rows, int nrows, int n, float *ou
 		out[r] = dot_portable(x, rows + (size_t) r * n, n);
 }
 
+/*
+ * IEEE binary16 -> float32.  Shifting the 15 magnitude bits into a float's
+ * place and scaling by 2^112 rebiases the exponent and also handles
+ * subnormals exactly; half infinities and NaNs never reach here (the encoder
+ * below does not produce them).
+ */
+static inline float
+half_to_float_1(uint16 h)
+{
+	union
+	{
+		uint32		u;
+		float		f;
+	}			v;
+
+	v.u = (uint32) (h & 0x7fff) << 13;
+	v.f *= 0x1p112f;
+	v.u |= (uint32) (h & 0x8000) << 16;
+	return v.f;
+}
+
+static void
+half_to_float_portable(const uint16 *h, float *out, int n)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = half_to_float_1(h[i]);
+}
+
 static const EmbedKernels kernels_portable = {
 	.name = "portable",
 	.l2sq = l2sq_portable,
@@ -211,7 +239,8 @@ static const EmbedKernels kernels_portable = {
 	.bitplane_dot = bitplane_dot_portable,
 	.fwht = fwht_portable,
 	.dot_rows = dot_rows_portable,
-	.quantize4 = quantize4_portable
+	.quantize4 = quantize4_portable,
+	.half_to_float = half_to_float_portable
 };
 
 #ifdef EMBED_X86
@@ -525,6 +554,18 @@ quantize4_avx2(const float *x, int n, uint64 *planes, float *lo, float *step)
 	return sum;
 }
 
+/* F16C converts 8 halves per instruction (every AVX2 CPU has it) */
+__attribute__((target("avx2,f16c"))) static void
+half_to_float_f16c(const uint16 *h, float *out, int n)
+{
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (h + i))));
+	for (; i < n; i++)
+		out[i] = half_to_float_1(h[i]);
+}
+
 static const EmbedKernels kernels_avx2 = {
 	.name = "avx2",
 	.l2sq = l2sq_avx2,
@@ -534,7 +575,8 @@ static const EmbedKernels kernels_avx2 = {
 	.bitplane_dot = bitplane_dot_popcnt,
 	.fwht = fwht_avx2,
 	.dot_rows = dot_rows_avx2,
-	.quantize4 = quantize4_avx2
+	.quantize4 = quantize4_avx2,
+	.half_to_float = half_to_float_f16c
 };
 
 /* ---------- AVX-512F: 16 lanes, masked tails ---------- */
@@ -735,6 +777,17 @@ bitplane_dot_vpopcnt(const uint64 *code, const uint64 *planes, int words, int np
 	return (uint32) _mm512_reduce_add_epi64(acc);
 }
 
+AVX512_TARGET static void
+half_to_float_avx512(const uint16 *h, float *out, int n)
+{
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (h + i))));
+	for (; i < n; i++)
+		out[i] = half_to_float_1(h[i]);
+}
+
 /* not const: bitplane_dot is upgraded at load time when the CPU allows */
 static EmbedKernels kernels_avx512 = {
 	.name = "avx512",
@@ -745,7 +798,8 @@ static EmbedKernels kernels_avx512 = {
 	.bitplane_dot = bitplane_dot_popcnt,
 	.fwht = fwht_avx2,
 	.dot_rows = dot_rows_avx512,
-	.quantize4 = quantize4_avx2
+	.quantize4 = quantize4_avx2,
+	.half_to_float = half_to_float_avx512
 };
 
 #endif							/* EMBED_X86 */
@@ -757,6 +811,19 @@ const EmbedKernels *embed_active_kernels = &kernels_portable;
 /* filled once by embed_kernels_init(); NULL-terminated, best last */
 static const EmbedKernels *supported[4];
 
+#ifdef EMBED_X86
+#include <cpuid.h>
+
+/* F16C (CPUID leaf 1, ECX bit 29): older compilers' __builtin_cpu_supports lack it */
+static bool
+cpu_has_f16c(void)
+{
+	unsigned int a, b, c, d;
+
+	return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
+#endif
+
 void
 embed_kernels_init(void)
 {
@@ -767,10 +834,11 @@ embed_kernels_init(void)
 	__builtin_cpu_init();
 	/* __builtin_cpu_supports also checks that the OS saves the wide registers */
 	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-		__builtin_cpu_supports("popcnt"))
+		__builtin_cpu_supports("popcnt") && cpu_has_f16c())
 		supported[n++] = &kernels_avx2;
 	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
-		__builtin_cpu_supports("fma") && __builtin_cpu_supports("popcnt"))
+		__builtin_cpu_supports("fma") && __builtin_cpu_supports("popcnt") &&
+		cpu_has_f16c())
 	{
 		if (__builtin_cpu_supports("avx512vpopcntdq"))
 			kernels_avx512.bitplane_dot = bitplane_dot_vpopcnt;
@@ -900,6 +968,51 @@ embed_cosine_distance(const float *a, const float *b, int n)
 	else if (sim < -1.0)
 		sim = -1.0;
 	return 1.0 - sim;
+}
+
+/*
+ * float32 -> IEEE binary16, rounded to nearest even.  Returns false if some
+ * value is too large for a half (|x| >= 65520 rounds to infinity); tiny
+ * values become subnormal halves or zero, which the caller's error bound
+ * accounts for.  Not hot (once per stored value): plain C.
+ */
+bool
+embed_float_to_half(const float *x, uint16 *out, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		union
+		{
+			float		f;
+			uint32		u;
+		}			v;
+		uint32		sign,
+					mag;
+		uint16		h;
+
+		v.f = x[i];
+		sign = (v.u >> 16) & 0x8000;
+		mag = v.u & 0x7fffffff;
+		if (mag >= 0x477ff000)	/* 65520: rounds past the largest half */
+			return false;
+		if (mag < 0x38800000)
+		{
+			/* below the smallest normal half: a subnormal, in units of 2^-24 */
+			float		a = fabsf(v.f) * 0x1p24f;
+
+			h = (uint16) rintf(a);	/* default rounding mode: to nearest even */
+		}
+		else
+		{
+			/* rebias the exponent (127 -> 15), round the 13 dropped bits */
+			uint32		r = mag - 0x38000000;
+
+			r += 0x0fff + ((r >> 13) & 1);
+			h = (uint16) (r >> 13);
+		}
+		out[i] = (uint16) (sign | h);
+	}
+	return true;
 }
 
 /* Norms are not hot: compute them in double, which cannot overflow here. */

@@ -46,6 +46,8 @@ typedef struct EmbedKernels
 	uint32		(*quantize4) (const float *x, int n, uint64 *planes, float *lo, float *step);
 	/* out[r] = sum(x * rows[r]) for nrows consecutive rows of n values */
 	void		(*dot_rows) (const float *x, const float *rows, int nrows, int n, float *out);
+	/* IEEE binary16 -> float32 (finite halves only) */
+	void		(*half_to_float) (const uint16 *h, float *out, int n);
 } EmbedKernels;
 
 /* the active table; never NULL after embed_kernels_init() */
@@ -63,5 +65,7 @@ extern double embed_dot(const float *a, const float *b, int n);
 extern double embed_l1(const float *a, const float *b, int n);
 extern double embed_cosine_distance(const float *a, const float *b, int n);
 extern double embed_norm(const float *a, int n);
+/* float32 -> binary16, nearest even; false if a value is out of half range */
+extern bool embed_float_to_half(const float *x, uint16 *out, int n);
 
 #endif

@@ -33,7 +33,14 @@ typedef struct HnswOptions
 	int32		vl_len_;
 	int			m;
 	int			ef_construction;
+	int			precision;
 } HnswOptions;
+
+static relopt_enum_elt_def precision_options[] = {
+	{"half", HNSW_PRECISION_HALF},
+	{"full", HNSW_PRECISION_FULL},
+	{NULL}
+};
 
 static const struct config_enum_entry iterative_options[] = {
 	{"off", HNSW_ITERATIVE_OFF, false},
@@ -52,6 +59,10 @@ hnsw_init_gucs(void)
 					  "Size of the dynamic candidate list while building the graph",
 					  HNSW_DEFAULT_EF_CONSTRUCTION, HNSW_MIN_EF_CONSTRUCTION,
 					  HNSW_MAX_EF_CONSTRUCTION, AccessExclusiveLock);
+	add_enum_reloption(hnsw_relopt_kind, "precision",
+					   "How the graph stores vectors: half (float16, rechecked) or full",
+					   precision_options, HNSW_PRECISION_HALF,
+					   "Valid values are \"half\" and \"full\".", AccessExclusiveLock);
 
 	DefineCustomIntVariable("hnsw.ef_search", "Size of the dynamic candidate list for search",
 							"Larger is more accurate and slower.",
@@ -80,6 +91,7 @@ hnswoptions(Datum reloptions, bool validate)
 	static const relopt_parse_elt tab[] = {
 		{"m", RELOPT_TYPE_INT, offsetof(HnswOptions, m)},
 		{"ef_construction", RELOPT_TYPE_INT, offsetof(HnswOptions, ef_construction)},
+		{"precision", RELOPT_TYPE_ENUM, offsetof(HnswOptions, precision)},
 	};
 
 	return (bytea *) build_reloptions(reloptions, validate, hnsw_relopt_kind,
@@ -97,6 +109,14 @@ hnsw_build_options(Relation index, int *m, int *ef_construction)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ef_construction must be greater than or equal to 2 * m")));
+}
+
+int
+hnsw_precision(Relation index)
+{
+	HnswOptions *opts = (HnswOptions *) index->rd_options;
+
+	return opts ? opts->precision : HNSW_PRECISION_HALF;
 }
 
 /*

@@ -117,6 +117,31 @@ typedef HnswElementTupleData *HnswElementTuple;
 
 #define HNSW_ELEMENT_DELETED		0x01	/* no live heap TIDs: not returned */
 #define HNSW_ELEMENT_OVERFLOW		0x02	/* value lives on overflow pages */
+#define HNSW_ELEMENT_HALF			0x04	/* value is an HnswHalfValue */
+
+/* reloption `precision`: how vector values are stored in the graph */
+#define HNSW_PRECISION_HALF			0
+#define HNSW_PRECISION_FULL			1
+
+/*
+ * A vector stored at half precision (precision = half, the default, for
+ * embed's own distances): every component as an IEEE binary16, plus the
+ * error that turns a distance computed from it into a lower bound of the
+ * distance to the vector it stands for.  A varlena, so that it is stored,
+ * overflowed and copied exactly like a full value.  `err` depends on the
+ * metric: ||x - h|| for L2 and inner product, ||x/|x| - h/|h||| for cosine,
+ * sum|x - h| for L1; 0 when h is x exactly (e.g. integer pixel values).
+ */
+typedef struct HnswHalfValue
+{
+	int32		vl_len_;
+	float4		err;
+	float4		norm;			/* |h| */
+	uint16		h[FLEXIBLE_ARRAY_MEMBER];
+} HnswHalfValue;
+
+#define HNSW_HALF_DIM(v) \
+	((int) ((VARSIZE(v) - offsetof(HnswHalfValue, h)) / sizeof(uint16)))
 
 /* offsets inside an element tuple: inline, they sit on every search step */
 static inline int
@@ -181,6 +206,7 @@ typedef struct HnswIndexInfo
 	FmgrInfo   *distproc;
 	int			distkind;		/* VectorDistance: distproc is one of embed's */
 	FmgrInfo   *normproc;		/* NULL if the opclass has none */
+	bool		half;			/* store new values as HnswHalfValue */
 	Oid			collation;
 	bool		building;		/* in CREATE INDEX: no WAL until the end */
 	HnswMemGraph *mem;			/* in CREATE INDEX: the graph while it is in memory */
@@ -197,7 +223,10 @@ typedef struct HnswCandidate
 	bool		deleted;
 	int			ntids;
 	ItemPointer heaptids;		/* ntids of them */
-	Datum		value;			/* copied value, when asked for */
+	Datum		value;			/* stored value (maybe half), when asked for */
+	bool		half;			/* value is an HnswHalfValue */
+	bool		recheck;		/* dist is a lower bound, not exact */
+	Datum		full;			/* value decoded to a vector, once needed */
 } HnswCandidate;
 
 /* search (hnswsearch.c) */
@@ -218,6 +247,12 @@ extern Buffer hnsw_new_buffer(Relation index, ForkNumber fork);
 extern void hnsw_init_page(Page page, uint16 type);
 extern void hnsw_read_meta(Relation index, HnswMetaPageData *meta);
 extern double hnsw_distance(HnswIndexInfo *info, Datum a, Datum b);
+extern Datum hnsw_stored_form(HnswIndexInfo *info, Datum value, bool *half);
+extern Datum hnsw_full_value(Datum stored, bool half);
+extern Datum hnsw_candidate_full(HnswCandidate *c);
+extern double hnsw_half_distance(HnswIndexInfo *info, Datum query, double *qnorm,
+								 const HnswHalfValue *v, float *scratch, bool *exact);
+extern double hnsw_order_value(HnswIndexInfo *info, double dist);
 extern Datum hnsw_load_value(Relation index, HnswElementTuple etup, int m, bool copy);
 extern HnswElementTuple hnsw_get_element(Relation index, Page page, OffsetNumber off, int m);
 extern int	hnsw_random_level(int m);
@@ -284,5 +319,6 @@ extern double hnsw_scan_mem_multiplier;
 extern void hnsw_init_gucs(void);
 /* m and ef_construction from the reloptions, checked */
 extern void hnsw_build_options(Relation index, int *m, int *ef_construction);
+extern int	hnsw_precision(Relation index);
 
 #endif

@@ -41,7 +41,7 @@ hnsw_select_neighbors(HnswIndexInfo *info, List *cands, int max, bool keep_prune
 		{
 			HnswCandidate *r = lfirst(lc2);
 
-			if (hnsw_distance(info, e->value, r->value) < e->dist)
+			if (hnsw_distance(info, hnsw_candidate_full(e), hnsw_candidate_full(r)) < e->dist)
 			{
 				good = false;
 				break;
@@ -98,7 +98,7 @@ write_overflow(HnswIndexInfo *info, const char *data, Size len)
  * overflow block once it has one.
  */
 static HnswElementTuple
-form_element(HnswIndexInfo *info, Datum value, ItemPointer heaptid, int level,
+form_element(HnswIndexInfo *info, Datum value, bool half, ItemPointer heaptid, int level,
 			 List **layers, Size *size, bool *overflow)
 {
 	int			m = info->m;
@@ -131,6 +131,8 @@ form_element(HnswIndexInfo *info, Datum value, ItemPointer heaptid, int level,
 			dists[start + i] = (float4) c->dist;
 		}
 	}
+	if (half)
+		etup->flags |= HNSW_ELEMENT_HALF;
 	if (*overflow)
 		etup->flags |= HNSW_ELEMENT_OVERFLOW;
 	else
@@ -298,7 +300,8 @@ hnsw_load_candidates(HnswIndexInfo *info, ItemPointer tids, float4 *dists, int n
 			UnlockReleaseBuffer(buf);
 		}
 		c->deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;
-		c->dist = dists ? dists[i] : hnsw_distance(info, from, c->value);
+		c->half = (etup->flags & HNSW_ELEMENT_HALF) != 0;
+		c->dist = dists ? dists[i] : hnsw_distance(info, from, hnsw_candidate_full(c));
 		cands = lappend(cands, c);
 	}
 	return cands;
@@ -513,13 +516,17 @@ maybe_set_entry(HnswIndexInfo *info, ItemPointer tid, int level)
 	UnlockReleaseBuffer(buf);
 }
 
+/*
+ * Same stored bytes.  Two vectors with the same half-precision code and the
+ * same error may share an element: the lower bounds hold for both.
+ */
 static bool
-same_value(Datum a, Datum b)
+same_value(HnswCandidate *c, Datum stored, bool half)
 {
-	Size		la = VARSIZE_ANY(DatumGetPointer(a));
+	Size		la = VARSIZE_ANY(DatumGetPointer(stored));
 
-	return la == VARSIZE_ANY(DatumGetPointer(b)) &&
-		memcmp(DatumGetPointer(a), DatumGetPointer(b), la) == 0;
+	return c->half == half && la == VARSIZE_ANY(DatumGetPointer(c->value)) &&
+		memcmp(DatumGetPointer(c->value), DatumGetPointer(stored), la) == 0;
 }
 
 /*
@@ -539,10 +546,13 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 	Size		size;
 	bool		overflow;
 	ItemPointerData newtid;
+	Datum		stored;
+	bool		half;
 
 	if (info->normproc != NULL &&
 		DatumGetFloat8(FunctionCall1Coll(info->normproc, info->collation, value)) == 0)
 		return false;
+	stored = hnsw_stored_form(info, value, &half);
 
 	level = hnsw_random_level(m);
 	s = hnsw_search_begin(info, value, true);
@@ -550,8 +560,8 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 
 	if (ep == NIL && info->mem != NULL)
 	{
-		etup = form_element(info, value, heaptid, level, layers, &size, &overflow);
-		place_element(info, etup, size, overflow, value, &newtid, InvalidBuffer);
+		etup = form_element(info, stored, half, heaptid, level, layers, &size, &overflow);
+		place_element(info, etup, size, overflow, stored, &newtid, InvalidBuffer);
 		hnsw_mem_set_entry(info->mem, &newtid, level);
 		return true;
 	}
@@ -566,9 +576,9 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 			PageWrite	w;
 			Page		page;
 
-			etup = form_element(info, value, heaptid, level, layers, &size, &overflow);
+			etup = form_element(info, stored, half, heaptid, level, layers, &size, &overflow);
 			/* metapage then data page: nobody locks them the other way round */
-			place_element(info, etup, size, overflow, value, &newtid, mbuf);
+			place_element(info, etup, size, overflow, stored, &newtid, mbuf);
 			hnsw_write_begin(&w, info);
 			page = page_write_page(&w, mbuf, false);
 			HnswPageGetMeta(page)->entry = newtid;
@@ -600,7 +610,7 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 
 				if (c->dist > nearest)
 					break;
-				if (!c->deleted && same_value(c->value, value) &&
+				if (!c->deleted && same_value(c, stored, half) &&
 					add_heaptid(info, c, heaptid))
 					return true;
 			}
@@ -609,8 +619,8 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 		ep = w;
 	}
 
-	etup = form_element(info, value, heaptid, level, layers, &size, &overflow);
-	place_element(info, etup, size, overflow, value, &newtid, InvalidBuffer);
+	etup = form_element(info, stored, half, heaptid, level, layers, &size, &overflow);
+	place_element(info, etup, size, overflow, stored, &newtid, InvalidBuffer);
 
 	for (int l = Min(level, entry_level); l >= 0; l--)
 	{

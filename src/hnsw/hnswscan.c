@@ -18,6 +18,7 @@
 #include "utils/memutils.h"
 
 #include "hnsw.h"
+#include "../vector.h"
 
 typedef struct HnswScanOpaqueData
 {
@@ -49,6 +50,13 @@ hnswbeginscan(Relation index, int nkeys, int norderbys)
 
 	hnsw_index_info(&so->info, index, false);
 	so->ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw scan", ALLOCSET_DEFAULT_SIZES);
+	/* the AM provides the ORDER BY values (see hnswgettuple) */
+	if (norderbys > 0)
+	{
+		scan->xs_orderbyvals = palloc0(sizeof(Datum) * norderbys);
+		scan->xs_orderbynulls = palloc(sizeof(bool) * norderbys);
+		memset(scan->xs_orderbynulls, true, sizeof(bool) * norderbys);
+	}
 	scan->opaque = so;
 	return scan;
 }
@@ -186,7 +194,7 @@ next_null_tid(IndexScanDesc scan, HnswScanOpaque so)
 	}
 	scan->xs_heaptid = so->null_tids[so->null_next++];
 	scan->xs_recheck = false;
-	scan->xs_recheckorderby = false;
+	scan->xs_recheckorderby = so->cur->recheck;
 	return true;
 }
 
@@ -221,8 +229,19 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 
 	scan->xs_heaptid = so->cur->heaptids[so->cur_tid++];
 	scan->xs_recheck = false;
-	/* distances were computed on the full vectors: the order is final */
-	scan->xs_recheckorderby = false;
+
+	/*
+	 * A distance to a half-precision value is a lower bound: the executor
+	 * recomputes it from the heap row and reorders (as for GiST's lossy
+	 * distances), so rows still come out in exact distance order.  Values
+	 * that half precision holds exactly, and full ones, need no recheck.
+	 */
+	if (so->info.distkind != VECTOR_DIST_OTHER)
+	{
+		scan->xs_orderbyvals[0] = Float8GetDatum(hnsw_order_value(&so->info, so->cur->dist));
+		scan->xs_orderbynulls[0] = false;
+	}
+	scan->xs_recheckorderby = so->cur->recheck;
 	return true;
 }
 

@@ -82,6 +82,9 @@ struct HnswSearch
 	int			nadmitted;		/* of which pushed to cand and found */
 	int			nitems;
 	int			maxitems;
+	double		qnorm;			/* the query's norm, -1 until needed */
+	float	   *scratch;		/* a half-precision value, decoded */
+	int			scratch_dim;
 };
 
 #define ITEM_OF(node, field) ((SearchItem *) ((char *) (node) - offsetof(SearchItem, field)))
@@ -122,6 +125,7 @@ hnsw_search_begin(HnswIndexInfo *info, Datum query, bool keep_values)
 	s->info = info;
 	s->query = query;
 	s->keep_values = keep_values;
+	s->qnorm = -1;
 	return s;
 }
 
@@ -184,7 +188,22 @@ extract_item(HnswSearch *s, ItemPointer tid, HnswElementTuple etup, Datum value,
 
 	memset(it, 0, sizeof(SearchItem));
 	it->c.tid = *tid;
-	it->c.dist = hnsw_distance(s->info, s->query, value);
+	if (etup->flags & HNSW_ELEMENT_HALF)
+	{
+		const HnswHalfValue *hv = (const HnswHalfValue *) DatumGetPointer(value);
+		bool		exact;
+
+		if (HNSW_HALF_DIM(hv) > s->scratch_dim)
+		{
+			s->scratch_dim = HNSW_HALF_DIM(hv);
+			s->scratch = MemoryContextAlloc(GetMemoryChunkContext(s), sizeof(float) * s->scratch_dim);
+		}
+		it->c.dist = hnsw_half_distance(s->info, s->query, &s->qnorm, hv, s->scratch, &exact);
+		it->c.half = true;
+		it->c.recheck = !exact;
+	}
+	else
+		it->c.dist = hnsw_distance(s->info, s->query, value);
 	it->c.level = etup->level;
 	it->c.deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;
 	it->c.ntids = etup->ntids;

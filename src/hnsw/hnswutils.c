@@ -15,6 +15,7 @@
 #include "utils/rel.h"
 
 #include "hnsw.h"
+#include "../kernels.h"
 #include "../vector.h"
 
 /* ---------- relation-level info ---------- */
@@ -32,6 +33,9 @@ hnsw_index_info(HnswIndexInfo *info, Relation index, bool building)
 	info->normproc = OidIsValid(index_getprocid(index, 1, HNSW_NORM_PROC))
 		? index_getprocinfo(index, 1, HNSW_NORM_PROC) : NULL;
 	info->collation = index->rd_indcollation[0];
+	/* half precision needs to know the metric, to bound its error */
+	info->half = info->distkind != VECTOR_DIST_OTHER &&
+		hnsw_precision(index) == HNSW_PRECISION_HALF;
 	hnsw_read_meta(index, &meta);
 	info->m = meta.m;
 	info->ef_construction = meta.ef_construction;
@@ -51,6 +55,200 @@ hnsw_distance(HnswIndexInfo *info, Datum a, Datum b)
 		vector_distance_direct((VectorDistance) info->distkind, a, b, &d))
 		return d;
 	return DatumGetFloat8(FunctionCall2Coll(info->distproc, info->collation, a, b));
+}
+
+/* ---------- half-precision values ---------- */
+
+/*
+ * A value whose half-precision error is larger than this fraction of its
+ * norm is stored in full: binary16 keeps about 3.3 significant digits, so
+ * only vectors with components spread over many orders of magnitude (tiny
+ * ones flush to zero) get here.
+ */
+#define HNSW_HALF_MAX_REL_ERR	2e-3
+
+/* a float4 not below x */
+static float4
+float_up(double x)
+{
+	float4		f = (float4) x;
+
+	return (double) f < x ? nextafterf(f, INFINITY) : f;
+}
+
+/*
+ * The form a value is stored in: an HnswHalfValue when the index stores half
+ * precision and the value survives it, else the value itself.
+ */
+Datum
+hnsw_stored_form(HnswIndexInfo *info, Datum value, bool *half)
+{
+	Vector	   *v = (Vector *) DatumGetPointer(value);
+	int			dim;
+	HnswHalfValue *hv;
+	Size		size;
+	double		err = 0,
+				xx = 0,
+				hh = 0,
+				scale;
+	float	   *h;
+
+	*half = false;
+	if (!info->half || VARATT_IS_EXTENDED(v))
+		return value;
+	dim = v->dim;
+	size = offsetof(HnswHalfValue, h) + sizeof(uint16) * dim;
+	hv = palloc0(size);
+	SET_VARSIZE(hv, size);
+	if (!embed_float_to_half(v->x, hv->h, dim))
+	{
+		pfree(hv);
+		return value;
+	}
+	h = palloc(sizeof(float) * dim);
+	embed_active_kernels->half_to_float(hv->h, h, dim);
+	for (int i = 0; i < dim; i++)
+	{
+		xx += (double) v->x[i] * v->x[i];
+		hh += (double) h[i] * h[i];
+	}
+	if (info->distkind == VECTOR_DIST_COSINE)
+	{
+		double		nx = sqrt(xx),
+					nh = sqrt(hh);
+
+		if (nx == 0 || nh == 0)
+		{
+			pfree(h);
+			pfree(hv);
+			return value;
+		}
+		for (int i = 0; i < dim; i++)
+		{
+			double		d = v->x[i] / nx - h[i] / nh;
+
+			err += d * d;
+		}
+		err = sqrt(err);
+		scale = 1;
+	}
+	else if (info->distkind == VECTOR_DIST_L1)
+	{
+		scale = 0;
+		for (int i = 0; i < dim; i++)
+		{
+			err += fabs((double) v->x[i] - h[i]);
+			scale += fabs((double) v->x[i]);
+		}
+	}
+	else
+	{
+		for (int i = 0; i < dim; i++)
+		{
+			double		d = (double) v->x[i] - h[i];
+
+			err += d * d;
+		}
+		err = sqrt(err);
+		scale = sqrt(xx);
+	}
+	pfree(h);
+	if (err > HNSW_HALF_MAX_REL_ERR * scale)
+	{
+		pfree(hv);
+		return value;
+	}
+	/* rounded up: the bounds built on it must hold */
+	hv->err = err > 0 ? float_up(err * (1 + 1e-9)) : 0;
+	hv->norm = float_up(sqrt(hh));
+	*half = true;
+	return PointerGetDatum(hv);
+}
+
+/* A stored value as a vector (palloc'd if it had to be decoded). */
+Datum
+hnsw_full_value(Datum stored, bool half)
+{
+	HnswHalfValue *hv = (HnswHalfValue *) DatumGetPointer(stored);
+	int			dim;
+	Vector	   *v;
+
+	if (!half)
+		return stored;
+	dim = HNSW_HALF_DIM(hv);
+	v = new_vector(dim);
+	embed_active_kernels->half_to_float(hv->h, v->x, dim);
+	return PointerGetDatum(v);
+}
+
+/* A candidate's value as a vector, decoded once */
+Datum
+hnsw_candidate_full(HnswCandidate *c)
+{
+	if (c->full == (Datum) 0)
+		c->full = hnsw_full_value(c->value, c->half);
+	return c->full;
+}
+
+/*
+ * The distance from a query vector to a half-precision value, as a lower
+ * bound of the distance to the vector it stands for (in the support
+ * function's units); *exact when it is that distance (err = 0).  The bound
+ * also covers float32 rounding in both computations: the worst case grows
+ * with the dimension (n * 2^-24 relative), padded as `slack`.
+ * `scratch` holds dim floats; *qnorm is the query norm, -1 until computed.
+ */
+double
+hnsw_half_distance(HnswIndexInfo *info, Datum query, double *qnorm,
+				   const HnswHalfValue *v, float *scratch, bool *exact)
+{
+	Vector	   *q = (Vector *) DatumGetPointer(query);
+	int			dim = HNSW_HALF_DIM(v);
+	double		d,
+				slack = 1e-6 + dim * 1.2e-7;
+
+	embed_check_same_dims(q->dim, dim);
+	embed_active_kernels->half_to_float(v->h, scratch, dim);
+	*exact = v->err == 0;
+	switch ((VectorDistance) info->distkind)
+	{
+		case VECTOR_DIST_L2SQ:
+			d = embed_l2sq(q->x, scratch, dim);
+			if (!*exact)
+			{
+				double		r = sqrt(d) * (1 - slack) - v->err;
+
+				d = r > 0 ? r * r : 0;
+			}
+			return d;
+		case VECTOR_DIST_NEG_IP:
+			d = -embed_dot(q->x, scratch, dim);
+			if (!*exact)
+			{
+				if (*qnorm < 0)
+					*qnorm = embed_norm(q->x, dim);
+				d -= *qnorm * (v->err + slack * v->norm);
+			}
+			return d;
+		case VECTOR_DIST_COSINE:
+			d = embed_cosine_distance(q->x, scratch, dim);
+			return *exact ? d : d - v->err - slack;
+		case VECTOR_DIST_L1:
+			d = embed_l1(q->x, scratch, dim);
+			return *exact ? d : d * (1 - slack) - v->err;
+		default:
+			elog(ERROR, "hnsw: half-precision value under an unknown distance");
+	}
+	return 0;					/* keep compiler quiet */
+}
+
+/* A distance in support-function units as the ORDER BY operator's value */
+double
+hnsw_order_value(HnswIndexInfo *info, double dist)
+{
+	if (info->distkind == VECTOR_DIST_L2SQ)
+		return sqrt(Max(dist, 0));
+	return dist;
 }
 
 /* geometric level distribution with mL = 1 / ln(m), as in the HNSW paper */

@@ -321,6 +321,7 @@ repair_element(VacState *vs, RepairItem *ri, MemoryContext tmp)
 	Buffer		buf;
 	HnswElementTuple etup;
 	Datum		value;
+	bool		half;
 	int			level;
 	uint16		counts[HNSW_MAX_LEVEL + 1];
 	ItemPointerData *lists;
@@ -345,7 +346,9 @@ repair_element(VacState *vs, RepairItem *ri, MemoryContext tmp)
 	lists = palloc(sizeof(ItemPointerData) * nslots);
 	memcpy(lists, HnswNeighbors(etup, m), sizeof(ItemPointerData) * nslots);
 	value = hnsw_load_value(info->index, etup, m, true);
+	half = (etup->flags & HNSW_ELEMENT_HALF) != 0;
 	UnlockReleaseBuffer(buf);
+	value = hnsw_full_value(value, half);
 
 	for (int l = 0; l <= level; l++)
 	{
@@ -447,6 +450,15 @@ recycle_overflow(VacState *vs, BlockNumber blk)
 	}
 }
 
+static bool
+page_has_items(Page page)
+{
+	for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		if (ItemIdIsUsed(PageGetItemId(page, off)))
+			return true;
+	return false;
+}
+
 /* Pass 3: free the deleted elements. */
 static void
 free_deleted(VacState *vs, IndexBulkDeleteResult *stats)
@@ -462,6 +474,7 @@ free_deleted(VacState *vs, IndexBulkDeleteResult *stats)
 		Page		page;
 		List	   *chains = NIL;
 		ListCell   *lc;
+		bool		emptied;
 
 		hnsw_vacuum_delay();
 		hnsw_write_begin(&w, &vs->info);
@@ -483,9 +496,20 @@ free_deleted(VacState *vs, IndexBulkDeleteResult *stats)
 			}
 			PageIndexTupleDeleteNoCompact(page, off);
 		}
+
+		/*
+		 * A page left without elements becomes a free page, for any use
+		 * (large elements fill a page each).  Links still pointing here
+		 * find no element, which readers treat as absent.
+		 */
+		emptied = !page_has_items(page);
+		if (emptied)
+			hnsw_init_page(page, HNSW_PAGE_FREE);
 		page_write_finish(&w);
 		UnlockReleaseBuffer(buf);
-		if (hint == InvalidBlockNumber)
+		if (emptied)
+			RecordFreeIndexPage(vs->info.index, blk);
+		else if (hint == InvalidBlockNumber)
 			hint = blk;
 		foreach(lc, chains)
 			recycle_overflow(vs, (BlockNumber) lfirst_int(lc));
