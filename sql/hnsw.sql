@@ -506,5 +506,33 @@ FROM (SELECT format('SELECT id FROM fl WHERE id %% 10 = 3 ORDER BY v <-> %L::vec
 RESET hnsw.iterative_scan;
 DROP TABLE fl, flf;
 
+-- every SIMD kernel table decodes float16 alike: the searches (ef_search >=
+-- rows) give the exact answers under each (45 dimensions: vector tails too)
+CREATE TABLE hk (id int PRIMARY KEY, v vector(45));
+INSERT INTO hk
+SELECT i, (SELECT array_agg(cos(i * 1.1 + j * 0.37) * (1 + (i % 5)) - 0.002 * j) FROM generate_series(1, 45) j)
+FROM generate_series(1, 200) i;
+CREATE INDEX hk_l2 ON hk USING hnsw (v vector_l2_ops);
+CREATE TABLE hk2 AS SELECT * FROM hk;
+CREATE INDEX hk2_cos ON hk2 USING hnsw (v vector_cosine_ops);
+SET hnsw.ef_search = 200;
+CREATE TEMP TABLE hk_answers (kernel text, exact boolean);
+DO $$
+DECLARE k text;
+BEGIN
+	FOR k IN SELECT embed_simd_kernels() LOOP
+		EXECUTE format('SET embed.simd = %L', k);
+		INSERT INTO hk_answers
+		SELECT k, (pg_temp.knn(x.idx, x.op, q.v)).exact
+		FROM (VALUES ('hk_l2', '<->'), ('hk2_cos', '<=>')) x(idx, op),
+		     (SELECT v FROM hk WHERE id % 40 = 7) q;
+	END LOOP;
+	RESET embed.simd;
+END $$;
+SELECT count(DISTINCT kernel) = (SELECT count(*) FROM embed_simd_kernels()) AS every_kernel,
+       count(*) FILTER (WHERE exact) = count(*) AS all_exact
+FROM hk_answers;
+DROP TABLE hk, hk2, hk_answers;
+
 RESET hnsw.ef_search;
 DROP TABLE items;
