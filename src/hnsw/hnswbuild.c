@@ -36,7 +36,6 @@
 #include "commands/progress.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
-#include "optimizer/plancat.h"
 #include "pgstat.h"
 #include "port/atomics.h"
 #include "storage/bufmgr.h"
@@ -628,47 +627,17 @@ mem_end_insert(HnswMemGraph *g)
 }
 
 /*
- * The region's size: maintenance_work_mem, but not much more than the table
- * can need (a shared region is backed when it is created) and, in shared
- * memory, not more than /dev/shm can back: a segment the OS cannot back is an
- * ERROR (Docker's /dev/shm is 64 MB), a smaller graph only a slower build.
- * 0 if shared memory has no room for a useful one.
+ * The region's size: maintenance_work_mem, but in shared memory not more
+ * than /dev/shm can back: a segment the OS cannot back is an ERROR (Docker's
+ * /dev/shm is 64 MB), a smaller graph only a slower build.  0 if shared
+ * memory has no room for a useful one.
  */
 static Size
-graph_size(Relation heap, IndexInfo *indexInfo, int m, bool shared, bool *shm_capped)
+graph_size(bool shared, bool *shm_capped)
 {
-	Size		size = (Size) maintenance_work_mem * 1024;
+	Size		size = Max((Size) maintenance_work_mem * 1024, MEM_MIN_SIZE);
 
 	*shm_capped = false;
-
-	/*
-	 * Values and headers of all rows (the heap and its TOAST table hold the
-	 * values), twice over.  Not for expressions, whose values may be larger
-	 * than anything stored.
-	 */
-	if (indexInfo->ii_Expressions == NIL)
-	{
-		BlockNumber pages;
-		double		tuples;
-		double		allvisfrac;
-		double		bytes;
-
-		estimate_rel_size(heap, NULL, &pages, &tuples, &allvisfrac);
-		bytes = (double) pages * BLCKSZ;
-		if (OidIsValid(heap->rd_rel->reltoastrelid))
-		{
-			Relation	toast = table_open(heap->rd_rel->reltoastrelid, AccessShareLock);
-
-			bytes += (double) RelationGetNumberOfBlocks(toast) * BLCKSZ;
-			table_close(toast, AccessShareLock);
-		}
-		bytes += tuples * (MEM_HDR + hnsw_tuple_header_size(1, m) + sizeof(Size) + sizeof(MemBlock));
-		bytes = 2 * bytes + 32.0 * 1024 * 1024;
-		if (bytes < (double) size)
-			size = (Size) bytes;
-	}
-	size = Max(size, MEM_MIN_SIZE);
-
 	if (shared && dynamic_shared_memory_type == DSM_IMPL_POSIX)
 	{
 		struct statvfs fs;
@@ -787,7 +756,7 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	uint64		seen = pg_atomic_add_fetch_u64(&sh->heaptuples, 1);
 	MemoryContext old;
 
-	if (bs->leader && ++bs->ncalls % 256 == 0)
+	if (++bs->ncalls % 256 == 0 && bs->leader)
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) seen);
 	if (isnull[0])
 		return;
@@ -834,6 +803,7 @@ hnsw_parallel_build_main(dsm_segment *seg, shm_toc *toc)
 	build_state_init(&bs, index, graph, true, false);
 	scan = table_beginscan_parallel(heap, HnswSharedScan(shared));
 	table_index_build_scan(heap, index, indexInfo, true, false, build_callback, &bs, scan);
+	elog(DEBUG2, "hnsw build worker: %lld heap tuples", (long long) bs.ncalls);
 	if (indexInfo->ii_BrokenHotChain)
 	{
 		SpinLockAcquire(&shared->mutex);
@@ -868,7 +838,7 @@ begin_parallel(Relation heap, Relation index, IndexInfo *indexInfo, int m, int n
 	ParallelContext *pcxt;
 	Size		estshared;
 	bool		shm_capped;
-	Size		gsize = graph_size(heap, indexInfo, m, true, &shm_capped);
+	Size		gsize = graph_size(true, &shm_capped);
 
 	if (gsize == 0)
 		return NULL;
@@ -964,7 +934,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	else
 	{
 		bool		capped;
-		Size		size = graph_size(heap, indexInfo, m, false, &capped);
+		Size		size = graph_size(false, &capped);
 
 		graph = MemoryContextAllocHuge(CurrentMemoryContext, size);
 		mem_init(graph, size, m, false, false);
@@ -973,6 +943,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	table_index_build_scan(heap, index, indexInfo, true, true, build_callback, &bs, scan);
 	if (par != NULL)
 	{
+		elog(DEBUG2, "hnsw build leader: %lld heap tuples", (long long) bs.ncalls);
 		WaitForParallelWorkersToFinish(par->pcxt);
 		if (par->shared->brokenhotchain)
 			indexInfo->ii_BrokenHotChain = true;
