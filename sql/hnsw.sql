@@ -533,6 +533,61 @@ SELECT count(DISTINCT kernel) = (SELECT count(*) FROM embed_simd_kernels()) AS e
        count(*) FILTER (WHERE exact) = count(*) AS all_exact
 FROM hk_answers;
 DROP TABLE hk, hk2, hk_answers;
+-- parallel builds: the leader and two workers insert into one graph in
+-- shared memory.  Graphs built in parallel depend on timing, so what is
+-- checked holds for any good graph: recall against the exact answer, and
+-- every row reachable exactly once.
+--
+CREATE TABLE pb AS
+SELECT i AS id, ARRAY(SELECT sin(0.37 * j * (1 + i % 7) + 0.011 * i) FROM generate_series(1, 200) j)::vector(200) AS v
+FROM generate_series(1, 5000) i;
+-- rows with the same value share an element (heap TIDs joined in parallel)
+INSERT INTO pb SELECT id + 5000, v FROM pb WHERE id <= 300;
+ALTER TABLE pb SET (parallel_workers = 2);
+SET max_parallel_maintenance_workers = 2;
+SET min_parallel_table_scan_size = 0;
+SET maintenance_work_mem = '128MB';
+SET client_min_messages = debug1;
+CREATE INDEX pb_l2 ON pb USING hnsw (v vector_l2_ops);
+RESET client_min_messages;
+SET hnsw.ef_search = 40;
+SELECT embed_index_recall('pb_l2', 50, 10) >= 0.9 AS good_recall;
+SET hnsw.iterative_scan = relaxed_order;
+SET enable_seqscan = off;
+SELECT count(*) AS entries, count(DISTINCT id) AS distinct_rows
+FROM (SELECT id FROM pb ORDER BY v <-> (SELECT v FROM pb WHERE id = 1) LIMIT 10000) s;
+RESET enable_seqscan;
+RESET hnsw.iterative_scan;
+DROP TABLE pb;
+
+-- a graph larger than maintenance_work_mem: written out when the shared
+-- region fills (a NOTICE, whichever process finds it full), the build goes on
+-- in the index.  64MB is the least that gets a worker; 16000-d values (mostly
+-- zeros, so the table stays small) stored at full precision fill it with ~1000
+-- rows.
+CREATE UNLOGGED TABLE pbig (id int, v vector(16000));
+INSERT INTO pbig
+SELECT i, array_cat(ARRAY[(i * 37) % 101, (i * 59) % 103]::real[], array_fill(0::real, ARRAY[15998]))
+FROM generate_series(1, 1300) i;
+ALTER TABLE pbig SET (parallel_workers = 1);
+SET maintenance_work_mem = '64MB';
+\set VERBOSITY terse
+SET client_min_messages = debug1;
+CREATE INDEX pbig_l2 ON pbig USING hnsw (v vector_l2_ops) WITH (m = 8, ef_construction = 32, precision = full);
+RESET client_min_messages;
+\set VERBOSITY default
+RESET maintenance_work_mem;
+SELECT pg_relation_size('pbig_l2') > 64 * 1024 * 1024 AS larger_than_memory;
+SELECT embed_index_recall('pbig_l2', 20, 10) >= 0.9 AS good_recall;
+SET hnsw.iterative_scan = relaxed_order;
+SET enable_seqscan = off;
+SELECT count(*) AS entries, count(DISTINCT id) AS distinct_rows
+FROM (SELECT id FROM pbig ORDER BY v <-> (SELECT v FROM pbig WHERE id = 1) LIMIT 2000) s;
+RESET enable_seqscan;
+RESET hnsw.iterative_scan;
+RESET max_parallel_maintenance_workers;
+RESET min_parallel_table_scan_size;
+DROP TABLE pbig;
 
 RESET hnsw.ef_search;
 DROP TABLE items;

@@ -3,6 +3,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "storage/lmgr.h"
 
 #include "amutils.h"
@@ -52,7 +53,8 @@ embed_extend_relation(Relation index, ForkNumber fork)
 	/* takes the relation extension lock itself */
 	buf = ExtendBufferedRel(BMR_REL(index), fork, NULL, EB_LOCK_FIRST);
 #else
-	bool		needlock = !RELATION_IS_LOCAL(index);
+	/* a relation built in this transaction is local, unless parallel workers write to it too */
+	bool		needlock = !RELATION_IS_LOCAL(index) || IsInParallelMode();
 
 	if (needlock)
 		LockRelationForExtension(index, ExclusiveLock);

@@ -235,6 +235,9 @@ hnswhandler(PG_FUNCTION_ARGS)
 #if PG_VERSION_NUM >= 160000
 	am->amsummarizing = false;
 #endif
+#if PG_VERSION_NUM >= 170000
+	am->amcanbuildparallel = true;
+#endif
 	am->amkeytype = InvalidOid;
 
 	am->ambuild = hnswbuild;

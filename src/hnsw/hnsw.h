@@ -273,10 +273,22 @@ extern HnswElementTuple hnsw_mem_element(HnswMemGraph *g, ItemPointer tid, Datum
 extern void hnsw_mem_prefetch(HnswMemGraph *g, ItemPointer tid, bool item);
 extern uint32 hnsw_mem_new_visit(HnswMemGraph *g);
 extern int	hnsw_mem_visit(HnswMemGraph *g, ItemPointer tid, uint32 gen);
-extern void hnsw_mem_add(HnswMemGraph *g, HnswElementTuple etup, Size size, Datum value,
+extern bool hnsw_mem_add(HnswMemGraph *g, HnswElementTuple etup, Size size, Datum value,
 						 ItemPointer tid);
+extern void hnsw_mem_overflow(HnswIndexInfo *info);
 extern void hnsw_mem_entry(HnswMemGraph *g, ItemPointer entry, int *level);
 extern void hnsw_mem_set_entry(HnswMemGraph *g, ItemPointer entry, int level);
+
+/*
+ * A parallel build shares the graph between processes: an element's links
+ * and heap TIDs are read under its lock shared and changed under it
+ * exclusive (one element lock at a time); the very first element is placed
+ * between begin_first and end_first.  All no-ops in a serial build.
+ */
+extern void hnsw_mem_lock(HnswMemGraph *g, ItemPointer tid, bool exclusive);
+extern void hnsw_mem_unlock(HnswMemGraph *g, ItemPointer tid);
+extern bool hnsw_mem_begin_first(HnswMemGraph *g);
+extern void hnsw_mem_end_first(HnswMemGraph *g);
 
 /* shared by disk and memory: link `newtid` from one layer of an element */
 extern bool hnsw_link(HnswElementTuple etup, int m, int layer, ItemPointer newtid, float4 dist);

@@ -159,8 +159,10 @@ place_element(HnswIndexInfo *info, HnswElementTuple etup, Size size, bool overfl
 
 	if (info->mem != NULL)
 	{
-		hnsw_mem_add(info->mem, etup, size, value, tid);
-		return;
+		if (hnsw_mem_add(info->mem, etup, size, value, tid))
+			return;
+		/* the graph is full: it goes to disk, and so does this element */
+		hnsw_mem_overflow(info);
 	}
 	if (overflow)
 	{
@@ -393,15 +395,31 @@ add_backlink(HnswIndexInfo *info, HnswCandidate *nbr, int layer, ItemPointer new
 	{
 		Datum		value;
 
+		/* as on disk below, with the element's lock for the page's */
 		etup = hnsw_mem_element(info->mem, &nbr->tid, &value);
 		if (etup == NULL || etup->level < layer)
 			return;
+		hnsw_mem_lock(info->mem, &nbr->tid, true);
 		n = HnswCounts(etup)[layer];
 		if (n < slots)
+		{
 			hnsw_link(etup, m, layer, newtid, (float4) nbr->dist);
-		else if ((sel = reselect(info, HnswNeighbors(etup, m) + start,
-								 HnswNeighborDists(etup, m) + start, n, slots, newc)) != NIL)
+			hnsw_mem_unlock(info->mem, &nbr->tid);
+			return;
+		}
+		memcpy(oldnbrs, HnswNeighbors(etup, m) + start, sizeof(ItemPointerData) * n);
+		memcpy(olddists, HnswNeighborDists(etup, m) + start, sizeof(float4) * n);
+		hnsw_mem_unlock(info->mem, &nbr->tid);
+
+		if ((sel = reselect(info, oldnbrs, olddists, n, slots, newc)) == NIL)
+			return;
+		hnsw_mem_lock(info->mem, &nbr->tid, true);
+		if (HnswCounts(etup)[layer] == n &&
+			memcmp(HnswNeighbors(etup, m) + start, oldnbrs, sizeof(ItemPointerData) * n) == 0)
 			hnsw_write_list(etup, m, layer, sel);
+		else
+			hnsw_link(etup, m, layer, newtid, (float4) nbr->dist);
+		hnsw_mem_unlock(info->mem, &nbr->tid);
 		return;
 	}
 
@@ -461,10 +479,16 @@ add_heaptid(HnswIndexInfo *info, HnswCandidate *c, ItemPointer heaptid)
 		Datum		value;
 
 		etup = hnsw_mem_element(info->mem, &c->tid, &value);
-		if (etup == NULL || etup->ntids >= HNSW_HEAPTIDS)
+		if (etup == NULL)
 			return false;
-		etup->heaptids[etup->ntids++] = *heaptid;
-		return true;
+		hnsw_mem_lock(info->mem, &c->tid, true);
+		if (etup->ntids < HNSW_HEAPTIDS)
+		{
+			etup->heaptids[etup->ntids++] = *heaptid;
+			done = true;
+		}
+		hnsw_mem_unlock(info->mem, &c->tid);
+		return done;
 	}
 
 	buf = ReadBuffer(info->index, ItemPointerGetBlockNumber(&c->tid));
@@ -560,10 +584,18 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 
 	if (ep == NIL && info->mem != NULL)
 	{
-		etup = form_element(info, stored, half, heaptid, level, layers, &size, &overflow);
-		place_element(info, etup, size, overflow, stored, &newtid, InvalidBuffer);
-		hnsw_mem_set_entry(info->mem, &newtid, level);
-		return true;
+		HnswMemGraph *g = info->mem;
+
+		/* the first element: serialize against other first inserts (parallel builds) */
+		if (hnsw_mem_begin_first(g))
+		{
+			etup = form_element(info, stored, half, heaptid, level, layers, &size, &overflow);
+			place_element(info, etup, size, overflow, stored, &newtid, InvalidBuffer);
+			maybe_set_entry(info, &newtid, level);
+			hnsw_mem_end_first(g);
+			return true;
+		}
+		ep = hnsw_search_entry(s, &entry_level);
 	}
 	if (ep == NIL)
 	{

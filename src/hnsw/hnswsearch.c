@@ -242,7 +242,12 @@ read_element(HnswSearch *s, ItemPointer tid, bool force)
 
 		/* a build's graph in memory: values stay put, no copy needed */
 		etup = hnsw_mem_element(s->info->mem, tid, &value);
-		return (etup && etup->level >= s->layer) ? extract_item(s, tid, etup, value, force) : NULL;
+		if (etup == NULL || etup->level < s->layer)
+			return NULL;
+		hnsw_mem_lock(s->info->mem, tid, false);
+		it = extract_item(s, tid, etup, value, force);
+		hnsw_mem_unlock(s->info->mem, tid);
+		return it;
 	}
 
 	buf = embed_read_buffer(index, ItemPointerGetBlockNumber(tid));
