@@ -20,6 +20,7 @@ OBJS = \
 	src/recall.o \
 	src/bufhint.o \
 	src/amutils.o \
+	src/parbuild.o \
 	src/hnsw/hnsw.o \
 	src/hnsw/hnswbuild.o \
 	src/hnsw/hnswinsert.o \

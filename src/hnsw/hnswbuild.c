@@ -27,15 +27,11 @@
 #include <sys/statvfs.h>
 
 #include "access/parallel.h"
-#include "access/relscan.h"
-#include "access/table.h"
 #include "access/tableam.h"
-#include "access/xact.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "commands/progress.h"
 #include "miscadmin.h"
-#include "optimizer/optimizer.h"
 #include "pgstat.h"
 #include "port/atomics.h"
 #include "storage/bufmgr.h"
@@ -44,8 +40,8 @@
 #include "storage/spin.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/snapmgr.h"
 
+#include "../parbuild.h"
 #include "hnsw.h"
 
 #define MEM_LOCKS		4096	/* striped element locks (a power of two) */
@@ -675,25 +671,16 @@ typedef struct HnswBuildState
 /* a parallel build, in dynamic shared memory (the graph under its own key) */
 typedef struct HnswBuildShared
 {
-	Oid			heaprelid;
-	Oid			indexrelid;
-	bool		isconcurrent;
-	slock_t		mutex;
+	EmbedParallelShared base;	/* base.mutex guards brokenhotchain */
 	bool		brokenhotchain;	/* a worker's scan found one */
-	/* a ParallelTableScanDescData follows */
 } HnswBuildShared;
 
-#define HnswSharedScan(shared) \
-	((ParallelTableScanDesc) ((char *) (shared) + BUFFERALIGN(sizeof(HnswBuildShared))))
-
-#define HNSW_KEY_SHARED	UINT64CONST(0xE4BED00000000101)
 #define HNSW_KEY_GRAPH	UINT64CONST(0xE4BED00000000102)
 
 typedef struct HnswParallel
 {
-	ParallelContext *pcxt;
-	Snapshot	snapshot;
-	HnswBuildShared *shared;
+	EmbedParallel base;
+	HnswBuildShared *shared;	/* base.shared */
 	HnswMemShared *graph;
 } HnswParallel;
 
@@ -785,46 +772,34 @@ build_state_init(HnswBuildState *bs, Relation index, HnswMemShared *graph, bool 
 	bs->tmpctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw build", ALLOCSET_DEFAULT_SIZES);
 }
 
-/* entry point of a parallel worker, called by name */
-void
-hnsw_parallel_build_main(dsm_segment *seg, shm_toc *toc)
+/* a worker's share: its blocks of the heap, into the shared graph */
+static void
+insert_share(dsm_segment *seg, EmbedParallelShared *base, void *graph, Relation heap,
+			 Relation index)
 {
-	HnswBuildShared *shared = shm_toc_lookup(toc, HNSW_KEY_SHARED, false);
-	HnswMemShared *graph = shm_toc_lookup(toc, HNSW_KEY_GRAPH, false);
-	LOCKMODE	heaplock = shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock;
-	LOCKMODE	indexlock = shared->isconcurrent ? RowExclusiveLock : AccessExclusiveLock;
-	Relation	heap = table_open(shared->heaprelid, heaplock);
-	Relation	index = index_open(shared->indexrelid, indexlock);
+	HnswBuildShared *shared = (HnswBuildShared *) base;
 	IndexInfo  *indexInfo = BuildIndexInfo(index);
 	HnswBuildState bs;
 	TableScanDesc scan;
 
-	indexInfo->ii_Concurrent = shared->isconcurrent;
+	indexInfo->ii_Concurrent = base->isconcurrent;
 	build_state_init(&bs, index, graph, true, false);
-	scan = table_beginscan_parallel(heap, HnswSharedScan(shared));
+	scan = embed_parallel_beginscan(heap, base);
 	table_index_build_scan(heap, index, indexInfo, true, false, build_callback, &bs, scan);
 	elog(DEBUG2, "hnsw build worker: %lld heap tuples", (long long) bs.ncalls);
 	if (indexInfo->ii_BrokenHotChain)
 	{
-		SpinLockAcquire(&shared->mutex);
+		SpinLockAcquire(&shared->base.mutex);
 		shared->brokenhotchain = true;
-		SpinLockRelease(&shared->mutex);
+		SpinLockRelease(&shared->base.mutex);
 	}
-	index_close(index, indexlock);
-	table_close(heap, heaplock);
 }
 
-/* workers the planner grants this build (PostgreSQL 17 decides for us) */
-static int
-build_workers(Relation heap, Relation index, IndexInfo *indexInfo)
+/* entry point of a parallel worker, called by name */
+void
+hnsw_parallel_build_main(dsm_segment *seg, shm_toc *toc)
 {
-#if PG_VERSION_NUM >= 170000
-	return indexInfo->ii_ParallelWorkers;
-#else
-	if (!IsUnderPostmaster || IsInParallelMode())
-		return 0;
-	return plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
-#endif
+	embed_parallel_work(seg, toc, HNSW_KEY_GRAPH, insert_share);
 }
 
 /*
@@ -835,60 +810,28 @@ static HnswParallel *
 begin_parallel(Relation heap, Relation index, IndexInfo *indexInfo, int m, int nworkers)
 {
 	HnswParallel *par;
-	ParallelContext *pcxt;
-	Size		estshared;
 	bool		shm_capped;
-	Size		gsize = graph_size(true, &shm_capped);
+	EmbedParallelChunk graph = {HNSW_KEY_GRAPH, graph_size(true, &shm_capped)};
+	int			launched;
 
-	if (gsize == 0)
+	if (graph.size == 0)
 		return NULL;
 	par = palloc0(sizeof(HnswParallel));
-	EnterParallelMode();
-	pcxt = CreateParallelContext("embed", "hnsw_parallel_build_main", nworkers);
-	par->pcxt = pcxt;
-	par->snapshot = indexInfo->ii_Concurrent ? RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
-
-	estshared = BUFFERALIGN(sizeof(HnswBuildShared)) + table_parallelscan_estimate(heap, par->snapshot);
-	shm_toc_estimate_chunk(&pcxt->estimator, estshared);
-	shm_toc_estimate_chunk(&pcxt->estimator, gsize);
-	shm_toc_estimate_keys(&pcxt->estimator, 2);
-	InitializeParallelDSM(pcxt);
-	if (pcxt->seg == NULL)
+	if (!embed_parallel_begin(&par->base, "hnsw_parallel_build_main", nworkers, heap, index,
+							  indexInfo, sizeof(HnswBuildShared), &graph, 1))
 	{
-		if (IsMVCCSnapshot(par->snapshot))
-			UnregisterSnapshot(par->snapshot);
-		DestroyParallelContext(pcxt);
-		ExitParallelMode();
 		pfree(par);
 		return NULL;
 	}
+	par->shared = (HnswBuildShared *) par->base.shared;
+	par->graph = graph.addr;
+	mem_init(par->graph, graph.size, m, true, shm_capped);
 
-	par->shared = shm_toc_allocate(pcxt->toc, estshared);
-	memset(par->shared, 0, sizeof(HnswBuildShared));
-	par->shared->heaprelid = RelationGetRelid(heap);
-	par->shared->indexrelid = RelationGetRelid(index);
-	par->shared->isconcurrent = indexInfo->ii_Concurrent;
-	SpinLockInit(&par->shared->mutex);
-	table_parallelscan_initialize(heap, HnswSharedScan(par->shared), par->snapshot);
-	par->graph = shm_toc_allocate(pcxt->toc, gsize);
-	mem_init(par->graph, gsize, m, true, shm_capped);
-	shm_toc_insert(pcxt->toc, HNSW_KEY_SHARED, par->shared);
-	shm_toc_insert(pcxt->toc, HNSW_KEY_GRAPH, par->graph);
-
-	LaunchParallelWorkers(pcxt);
+	launched = embed_parallel_launch(&par->base);
 	elog(DEBUG1, "hnsw build: inserting with %d parallel workers requested", nworkers);
 	elog(DEBUG2, "hnsw build: %d parallel workers launched, graph of %zu kB in shared memory",
-		 pcxt->nworkers_launched, gsize / 1024);
+		 launched, graph.size / 1024);
 	return par;
-}
-
-static void
-end_parallel(HnswParallel *par)
-{
-	if (IsMVCCSnapshot(par->snapshot))
-		UnregisterSnapshot(par->snapshot);
-	DestroyParallelContext(par->pcxt);
-	ExitParallelMode();
 }
 
 IndexBuildResult *
@@ -921,15 +864,15 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 								 (int64) Max(heap->rd_rel->reltuples, 0));
 
 	/* workers insert into the graph in shared memory with the leader; else alone, in local memory */
-	nworkers = build_workers(heap, index, indexInfo);
+	nworkers = embed_build_workers(heap, index, indexInfo);
 	if (nworkers > 0)
 		par = begin_parallel(heap, index, indexInfo, m, nworkers);
 	if (par != NULL)
 	{
 		graph = par->graph;
 		/* a leader left alone needs no locks */
-		build_state_init(&bs, index, graph, par->pcxt->nworkers_launched > 0, true);
-		scan = table_beginscan_parallel(heap, HnswSharedScan(par->shared));
+		build_state_init(&bs, index, graph, par->base.pcxt->nworkers_launched > 0, true);
+		scan = embed_parallel_beginscan(heap, &par->shared->base);
 	}
 	else
 	{
@@ -944,7 +887,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	if (par != NULL)
 	{
 		elog(DEBUG2, "hnsw build leader: %lld heap tuples", (long long) bs.ncalls);
-		WaitForParallelWorkersToFinish(par->pcxt);
+		WaitForParallelWorkersToFinish(par->base.pcxt);
 		if (par->shared->brokenhotchain)
 			indexInfo->ii_BrokenHotChain = true;
 	}
@@ -963,7 +906,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	result->index_tuples = (double) pg_atomic_read_u64(&graph->indtuples);
 
 	if (par != NULL)
-		end_parallel(par);
+		embed_parallel_end(&par->base);
 	else
 		pfree(graph);
 	if (RelationNeedsWAL(index))

@@ -20,15 +20,11 @@
 #include <math.h>
 
 #include "access/parallel.h"
-#include "access/table.h"
 #include "access/tableam.h"
-#include "access/xact.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
-#include "optimizer/optimizer.h"
 #include "storage/condition_variable.h"
 #include "storage/spin.h"
-#include "utils/snapmgr.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "commands/progress.h"
@@ -42,6 +38,7 @@
 #include "utils/lsyscache.h"
 
 #include "../kernels.h"
+#include "../parbuild.h"
 #include "../vector.h"
 #include "ivf.h"
 
@@ -76,30 +73,21 @@ typedef struct IvfBuildState
 /* a parallel assignment pass, in dynamic shared memory */
 typedef struct IvfShared
 {
-	Oid			heaprelid;
-	Oid			indexrelid;
-	bool		isconcurrent;
+	EmbedParallelShared base;	/* base.mutex protects ndone and the counts */
 	int			sortmem;		/* kB per participant */
 
 	ConditionVariable donecv;	/* signalled as each participant finishes */
-	slock_t		mutex;			/* protects the fields below */
 	int			ndone;
 	double		heaptuples;
 	double		indtuples;
-	/* a ParallelTableScanDescData follows */
 } IvfShared;
 
-#define IvfSharedScan(shared) \
-	((ParallelTableScanDesc) ((char *) (shared) + BUFFERALIGN(sizeof(IvfShared))))
-
-#define IVF_KEY_SHARED	UINT64CONST(0xE4BED00000000001)
 #define IVF_KEY_SORT	UINT64CONST(0xE4BED00000000002)
 
 typedef struct IvfParallel
 {
-	ParallelContext *pcxt;
-	Snapshot	snapshot;
-	IvfShared  *shared;
+	EmbedParallel base;
+	IvfShared  *shared;			/* base.shared */
 	Sharedsort *sharedsort;
 	int			nparticipants;
 } IvfParallel;
@@ -448,16 +436,16 @@ participate(IvfShared *shared, Sharedsort *sharedsort, Relation heap, Relation i
 	coord->sharedsort = sharedsort;
 	begin_assign(&bs, coord, shared->sortmem);
 
-	indexInfo->ii_Concurrent = shared->isconcurrent;
-	scan = table_beginscan_parallel(heap, IvfSharedScan(shared));
+	indexInfo->ii_Concurrent = shared->base.isconcurrent;
+	scan = embed_parallel_beginscan(heap, &shared->base);
 	table_index_build_scan(heap, index, indexInfo, true, progress, assign_callback, &bs, scan);
 	tuplesort_performsort(bs.sort);
 
-	SpinLockAcquire(&shared->mutex);
+	SpinLockAcquire(&shared->base.mutex);
 	shared->heaptuples += bs.heaptuples;
 	shared->indtuples += bs.indtuples;
 	shared->ndone++;
-	SpinLockRelease(&shared->mutex);
+	SpinLockRelease(&shared->base.mutex);
 	ConditionVariableSignal(&shared->donecv);
 
 	/* the sorted runs stay in the shared fileset for the leader to merge */
@@ -466,34 +454,20 @@ participate(IvfShared *shared, Sharedsort *sharedsort, Relation heap, Relation i
 	MemoryContextDelete(bs.tmpctx);
 }
 
+/* a worker's share of pass 2 */
+static void
+assign_share(dsm_segment *seg, EmbedParallelShared *shared, void *sharedsort, Relation heap,
+			 Relation index)
+{
+	tuplesort_attach_shared(sharedsort, seg);
+	participate((IvfShared *) shared, sharedsort, heap, index, false);
+}
+
 /* entry point of a parallel worker, called by name */
 void
 ivf_parallel_build_main(dsm_segment *seg, shm_toc *toc)
 {
-	IvfShared  *shared = shm_toc_lookup(toc, IVF_KEY_SHARED, false);
-	Sharedsort *sharedsort = shm_toc_lookup(toc, IVF_KEY_SORT, false);
-	LOCKMODE	heaplock = shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock;
-	LOCKMODE	indexlock = shared->isconcurrent ? RowExclusiveLock : AccessExclusiveLock;
-	Relation	heap = table_open(shared->heaprelid, heaplock);
-	Relation	index = index_open(shared->indexrelid, indexlock);
-
-	tuplesort_attach_shared(sharedsort, seg);
-	participate(shared, sharedsort, heap, index, false);
-	index_close(index, indexlock);
-	table_close(heap, heaplock);
-}
-
-/* workers the planner grants this build (PostgreSQL 17 decides for us) */
-static int
-build_workers(Relation heap, Relation index, IndexInfo *indexInfo)
-{
-#if PG_VERSION_NUM >= 170000
-	return indexInfo->ii_ParallelWorkers;
-#else
-	if (!IsUnderPostmaster || IsInParallelMode())
-		return 0;
-	return plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
-#endif
+	embed_parallel_work(seg, toc, IVF_KEY_SORT, assign_share);
 }
 
 /*
@@ -505,7 +479,7 @@ kmeans_workers(Relation heap, Relation index, IndexInfo *indexInfo, int n, int k
 {
 	if ((double) n * k * d < 1e8)
 		return 0;
-	return build_workers(heap, index, indexInfo);
+	return embed_build_workers(heap, index, indexInfo);
 }
 
 /*
@@ -519,50 +493,26 @@ assign_parallel(IvfBuildState *bs, Relation heap, Relation index, IndexInfo *ind
 {
 	IvfParallel *par = palloc0(sizeof(IvfParallel));
 	int			nsorts = nworkers + 1;	/* the leader sorts too */
-	Size		estshared,
-				estsort;
+	EmbedParallelChunk sort = {IVF_KEY_SORT, tuplesort_estimate_shared(nsorts)};
 	SortCoordinate coord;
-	ParallelContext *pcxt;
+	int			launched;
 
-	EnterParallelMode();
-	pcxt = CreateParallelContext("embed", "ivf_parallel_build_main", nworkers);
-	par->pcxt = pcxt;
-	par->snapshot = indexInfo->ii_Concurrent ? RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
-
-	estshared = BUFFERALIGN(sizeof(IvfShared)) + table_parallelscan_estimate(heap, par->snapshot);
-	estsort = tuplesort_estimate_shared(nsorts);
-	shm_toc_estimate_chunk(&pcxt->estimator, estshared);
-	shm_toc_estimate_chunk(&pcxt->estimator, estsort);
-	shm_toc_estimate_keys(&pcxt->estimator, 2);
-	InitializeParallelDSM(pcxt);
-	if (pcxt->seg == NULL)
+	if (!embed_parallel_begin(&par->base, "ivf_parallel_build_main", nworkers, heap, index,
+							  indexInfo, sizeof(IvfShared), &sort, 1))
 	{
-		if (IsMVCCSnapshot(par->snapshot))
-			UnregisterSnapshot(par->snapshot);
-		DestroyParallelContext(pcxt);
-		ExitParallelMode();
 		pfree(par);
 		return NULL;
 	}
-
-	par->shared = shm_toc_allocate(pcxt->toc, estshared);
-	memset(par->shared, 0, sizeof(IvfShared));
-	par->shared->heaprelid = RelationGetRelid(heap);
-	par->shared->indexrelid = RelationGetRelid(index);
-	par->shared->isconcurrent = indexInfo->ii_Concurrent;
+	par->shared = (IvfShared *) par->base.shared;
 	par->shared->sortmem = Max(maintenance_work_mem / nsorts, 64);
 	ConditionVariableInit(&par->shared->donecv);
-	SpinLockInit(&par->shared->mutex);
-	table_parallelscan_initialize(heap, IvfSharedScan(par->shared), par->snapshot);
-	par->sharedsort = shm_toc_allocate(pcxt->toc, estsort);
-	tuplesort_initialize_shared(par->sharedsort, nsorts, pcxt->seg);
-	shm_toc_insert(pcxt->toc, IVF_KEY_SHARED, par->shared);
-	shm_toc_insert(pcxt->toc, IVF_KEY_SORT, par->sharedsort);
+	par->sharedsort = sort.addr;
+	tuplesort_initialize_shared(par->sharedsort, nsorts, par->base.pcxt->seg);
 
-	LaunchParallelWorkers(pcxt);
-	par->nparticipants = pcxt->nworkers_launched + 1;
+	launched = embed_parallel_launch(&par->base);
+	par->nparticipants = launched + 1;
 	elog(DEBUG1, "ivf build: assigning rows with %d parallel workers requested", nworkers);
-	elog(DEBUG2, "ivf build: %d parallel workers launched", pcxt->nworkers_launched);
+	elog(DEBUG2, "ivf build: %d parallel workers launched", launched);
 
 	participate(par->shared, par->sharedsort, heap, index, true);
 
@@ -570,9 +520,9 @@ assign_parallel(IvfBuildState *bs, Relation heap, Relation index, IndexInfo *ind
 	{
 		bool		done;
 
-		SpinLockAcquire(&par->shared->mutex);
+		SpinLockAcquire(&par->shared->base.mutex);
 		done = par->shared->ndone == par->nparticipants;
-		SpinLockRelease(&par->shared->mutex);
+		SpinLockRelease(&par->shared->base.mutex);
 		if (done)
 			break;
 		ConditionVariableSleep(&par->shared->donecv, WAIT_EVENT_PARALLEL_CREATE_INDEX_SCAN);
@@ -592,11 +542,8 @@ assign_parallel(IvfBuildState *bs, Relation heap, Relation index, IndexInfo *ind
 static void
 end_parallel(IvfParallel *par)
 {
-	WaitForParallelWorkersToFinish(par->pcxt);
-	if (IsMVCCSnapshot(par->snapshot))
-		UnregisterSnapshot(par->snapshot);
-	DestroyParallelContext(par->pcxt);
-	ExitParallelMode();
+	WaitForParallelWorkersToFinish(par->base.pcxt);
+	embed_parallel_end(&par->base);
 }
 
 IndexBuildResult *
@@ -703,7 +650,7 @@ ivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, IVF_PHASE_ASSIGN);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
 								 (int64) Max(heap->rd_rel->reltuples, 0));
-	nworkers = bs.nseen > 0 ? build_workers(heap, index, indexInfo) : 0;
+	nworkers = bs.nseen > 0 ? embed_build_workers(heap, index, indexInfo) : 0;
 	if (nworkers > 0)
 		par = assign_parallel(&bs, heap, index, indexInfo, nworkers);
 	if (par == NULL)
