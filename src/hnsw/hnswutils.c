@@ -373,6 +373,14 @@ hnsw_get_element(Relation index, Page page, OffsetNumber off, int m)
 	for (int l = 0; l <= etup->level; l++)
 		if (HnswCounts(etup)[l] > hnsw_layer_slots(l, m))
 			goto corrupt;
+	/* an inline value's own length must be the one recorded: reads stay inside */
+	if (!(etup->flags & HNSW_ELEMENT_OVERFLOW) &&
+		(etup->vecsize < VARHDRSZ ||
+		 VARSIZE_ANY(HnswValuePtr(etup, m)) != etup->vecsize ||
+		 ((etup->flags & HNSW_ELEMENT_HALF) &&
+		  (VARATT_IS_EXTENDED(HnswValuePtr(etup, m)) ||
+		   etup->vecsize < offsetof(HnswHalfValue, h)))))
+		goto corrupt;
 	return etup;
 
 corrupt:
@@ -435,6 +443,12 @@ hnsw_load_value(Relation index, HnswElementTuple etup, int m, bool copy)
 		blk = HnswPageGetOpaque(page)->nextblkno;
 		UnlockReleaseBuffer(buf);
 	}
+	if (VARSIZE_ANY(out) != etup->vecsize)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("hnsw index \"%s\" has a corrupt overflowed value",
+						RelationGetRelationName(index)),
+				 errhint("REINDEX the index.")));
 	return PointerGetDatum(out);
 }
 

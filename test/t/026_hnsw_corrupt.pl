@@ -46,6 +46,14 @@ sub corrupt
 		{
 			substr($page, $off, 1) = pack('C', 200);    # level far above the limit
 		}
+		elsif ($what eq 'value length')
+		{
+			# the stored value (last in the tuple) claims more bytes than it has
+			my $len = ($lp >> 17) & 0x7fff;
+			my $vecsize = unpack('V', substr($page, $off + 4, 4));
+			my $valoff = $off + $len - (($vecsize + 7) & ~7);
+			substr($page, $valoff, 4) = pack('V', 5000 << 2);
+		}
 		else
 		{
 			substr($page, $off + 2, 2) = pack('v', 999);    # more heap TIDs than slots
@@ -57,7 +65,7 @@ sub corrupt
 	$node->start;
 }
 
-for my $what ('level', 'ntids')
+for my $what ('level', 'ntids', 'value length')
 {
 	corrupt($what);
 	my ($ret, $out, $err) = $node->psql($db, $query, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
