@@ -288,6 +288,7 @@ extern void hnsw_mem_set_entry(HnswMemGraph *g, ItemPointer entry, int level);
 extern void hnsw_mem_lock(HnswMemGraph *g, ItemPointer tid, bool exclusive);
 extern void hnsw_mem_unlock(HnswMemGraph *g, ItemPointer tid);
 extern bool hnsw_mem_begin_first(HnswMemGraph *g);
+extern void hnsw_mem_begin_top(HnswMemGraph *g);
 extern void hnsw_mem_end_first(HnswMemGraph *g);
 
 /* shared by disk and memory: link `newtid` from one layer of an element */

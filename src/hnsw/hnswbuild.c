@@ -482,6 +482,19 @@ hnsw_mem_begin_first(HnswMemGraph *g)
 	return false;
 }
 
+/*
+ * An insert that raises the top of the graph takes the same lock, for the
+ * whole insert (see hnsw_insert_value); hnsw_mem_end_first releases it.
+ */
+void
+hnsw_mem_begin_top(HnswMemGraph *g)
+{
+	if (!g->concurrent)
+		return;
+	LWLockAcquire(&g->sh->firstlock, LW_EXCLUSIVE);
+	g->holding_first = true;
+}
+
 void
 hnsw_mem_end_first(HnswMemGraph *g)
 {

@@ -553,6 +553,18 @@ same_value(HnswCandidate *c, Datum stored, bool half)
 		memcmp(DatumGetPointer(c->value), DatumGetPointer(stored), la) == 0;
 }
 
+/* Give up the new-top turn (a build graph written out meanwhile dropped it already). */
+static void
+end_top(HnswIndexInfo *info, bool top, HnswMemGraph *topmem)
+{
+	if (!top)
+		return;
+	if (topmem != NULL)
+		hnsw_mem_end_first(topmem);
+	else
+		UnlockPage(info->index, HNSW_METAPAGE_BLKNO, ExclusiveLock);
+}
+
 /*
  * Insert one (already detoasted) value.  Returns false if the opclass says
  * it is not indexable (a zero vector under cosine).
@@ -572,6 +584,8 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 	ItemPointerData newtid;
 	Datum		stored;
 	bool		half;
+	bool		top = false;	/* holding the new-top turn */
+	HnswMemGraph *topmem = NULL;	/* in the build graph's lock, not the index's */
 
 	if (info->normproc != NULL &&
 		DatumGetFloat8(FunctionCall1Coll(info->normproc, info->collation, value)) == 0)
@@ -623,6 +637,23 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 		ep = hnsw_search_entry(s, &entry_level);
 	}
 
+	/*
+	 * A new top level.  Two such inserts at once would each link its upper
+	 * layers only to the graph it saw, and the first one's would end up
+	 * unreachable from the second.  They are rare (1 in n inserts), so they
+	 * take turns, and look at the entry point again once it is theirs.
+	 */
+	if (level > entry_level)
+	{
+		topmem = info->mem;
+		if (topmem != NULL)
+			hnsw_mem_begin_top(topmem);
+		else
+			LockPage(info->index, HNSW_METAPAGE_BLKNO, ExclusiveLock);
+		top = true;
+		ep = hnsw_search_entry(s, &entry_level);
+	}
+
 	/* greedy descent to the new element's level, then ef_construction wide */
 	for (int l = entry_level; l > level; l--)
 		ep = hnsw_search_layer(s, ep, 1, l);
@@ -644,7 +675,10 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 					break;
 				if (!c->deleted && same_value(c, stored, half) &&
 					add_heaptid(info, c, heaptid))
+				{
+					end_top(info, top, topmem);
 					return true;
+				}
 			}
 		}
 		layers[l] = hnsw_select_neighbors(info, w, hnsw_layer_slots(l, m), true);
@@ -668,6 +702,7 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 
 	if (level > entry_level)
 		maybe_set_entry(info, &newtid, level);
+	end_top(info, top, topmem);
 	return true;
 }
 
