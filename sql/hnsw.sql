@@ -589,5 +589,21 @@ RESET max_parallel_maintenance_workers;
 RESET min_parallel_table_scan_size;
 DROP TABLE pbig;
 
+-- ORDER BY v <op> $1 with $1 NULL (a generic plan: a literal NULL is folded
+-- away): every distance is NULL, so every live row comes out once
+CREATE INDEX items_null ON items USING hnsw (v vector_l2_ops);
+SET plan_cache_mode = force_generic_plan;
+SET enable_seqscan = off;
+SET enable_sort = off;
+PREPARE by_null(vector) AS SELECT id FROM items ORDER BY v <-> $1 LIMIT 200;
+EXPLAIN (COSTS OFF) EXECUTE by_null(NULL);
+CREATE TEMP TABLE null_ids AS EXECUTE by_null(NULL);
+SELECT count(*), count(DISTINCT id) FROM null_ids;
+DEALLOCATE by_null;
+RESET enable_sort;
+RESET enable_seqscan;
+RESET plan_cache_mode;
+DROP INDEX items_null;
+
 RESET hnsw.ef_search;
 DROP TABLE items;

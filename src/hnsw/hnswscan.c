@@ -194,7 +194,7 @@ next_null_tid(IndexScanDesc scan, HnswScanOpaque so)
 	}
 	scan->xs_heaptid = so->null_tids[so->null_next++];
 	scan->xs_recheck = false;
-	scan->xs_recheckorderby = so->cur->recheck;
+	scan->xs_recheckorderby = false;
 	return true;
 }
 
