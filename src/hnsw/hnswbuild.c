@@ -32,6 +32,7 @@
 #include "catalog/index.h"
 #include "commands/progress.h"
 #include "miscadmin.h"
+#include "optimizer/plancat.h"
 #include "pgstat.h"
 #include "port/atomics.h"
 #include "storage/bufmgr.h"
@@ -42,6 +43,7 @@
 #include "utils/rel.h"
 
 #include "../parbuild.h"
+#include "../vector.h"
 #include "hnsw.h"
 
 #define MEM_LOCKS		4096	/* striped element locks (a power of two) */
@@ -669,6 +671,33 @@ graph_size(bool shared, bool *shm_capped)
 	return size;
 }
 
+/*
+ * An upper estimate of the whole table's graph, when the column's
+ * dimensions are declared and the values are embed's vectors: the row count
+ * as the planner estimates it (scaled to the table's current size), each row
+ * a full-precision element with links on two layers and its share of the
+ * tables, then half again.  0 when unknown.
+ */
+static Size
+graph_need(Relation heap, Relation index, int m)
+{
+	int32		dim = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+	BlockNumber pages;
+	double		tuples,
+				allvisfrac,
+				need;
+	Size		per;
+
+	if (dim <= 0 || dim > VECTOR_MAX_DIM ||
+		vector_distance_of(index_getprocinfo(index, 1, HNSW_DISTANCE_PROC)) == VECTOR_DIST_OTHER)
+		return 0;
+	estimate_rel_size(heap, NULL, &pages, &tuples, &allvisfrac);
+	per = MEM_HDR + hnsw_tuple_header_size(1, m) + MAXALIGN(VECTOR_SIZE(dim)) +
+		sizeof(Size) + sizeof(MemBlock);
+	need = 1.5 * Max(tuples, 1.0) * per + 16.0 * MEM_MIN_SIZE;
+	return need < (double) MaxAllocHugeSize ? (Size) need : 0;
+}
+
 /* ---------- the build ---------- */
 
 typedef struct HnswBuildState
@@ -825,10 +854,14 @@ begin_parallel(Relation heap, Relation index, IndexInfo *indexInfo, int m, int n
 	HnswParallel *par;
 	bool		shm_capped;
 	EmbedParallelChunk graph = {HNSW_KEY_GRAPH, graph_size(true, &shm_capped)};
+	Size		need = graph_need(heap, index, m);
 	int			launched;
 
 	if (graph.size == 0)
 		return NULL;
+	/* shared memory is backed when created: take no more than the table needs */
+	if (need > 0 && need < graph.size)
+		graph.size = need;
 	par = palloc0(sizeof(HnswParallel));
 	if (!embed_parallel_begin(&par->base, "hnsw_parallel_build_main", nworkers, heap, index,
 							  indexInfo, sizeof(HnswBuildShared), &graph, 1))
