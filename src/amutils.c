@@ -3,7 +3,10 @@
  */
 #include "postgres.h"
 
+#include "access/relscan.h"
 #include "access/xact.h"
+#include "commands/vacuum.h"
+#include "fmgr.h"
 #include "storage/lmgr.h"
 
 #include "amutils.h"
@@ -80,4 +83,81 @@ embed_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	}
 	stats->num_pages = RelationGetNumberOfBlocks(info->index);
 	return stats;
+}
+
+/* amvalidate: the opclasses are ours, created by the extension script */
+static bool
+embed_amvalidate(Oid opclassoid)
+{
+	return true;
+}
+
+IndexAmRoutine *
+embed_ordered_am_routine(void)
+{
+	IndexAmRoutine *am = makeNode(IndexAmRoutine);
+
+	am->amstrategies = 0;
+	am->amsupport = 2;
+#if PG_VERSION_NUM >= 130000
+	am->amoptsprocnum = 0;
+#endif
+	am->amcanorder = false;
+	am->amcanorderbyop = true;
+	am->amcanbackward = false;
+	am->amcanunique = false;
+	am->amcanmulticol = false;
+	am->amoptionalkey = true;
+	am->amsearcharray = false;
+	am->amsearchnulls = false;
+	am->amstorage = false;
+	am->amclusterable = false;
+	am->ampredlocks = false;
+	am->amcanparallel = false;
+	am->amcaninclude = false;
+#if PG_VERSION_NUM >= 130000
+	am->amusemaintenanceworkmem = false;
+	am->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
+#endif
+#if PG_VERSION_NUM >= 160000
+	am->amsummarizing = false;
+#endif
+#if PG_VERSION_NUM >= 170000
+	am->amcanbuildparallel = true;
+	am->aminsertcleanup = NULL;
+#endif
+	am->amkeytype = InvalidOid;
+
+	am->amvacuumcleanup = embed_vacuumcleanup;
+	am->amcanreturn = NULL;
+	am->amproperty = NULL;
+	am->amvalidate = embed_amvalidate;
+#if PG_VERSION_NUM >= 140000
+	am->amadjustmembers = NULL;
+#endif
+	am->amgetbitmap = NULL;
+	am->ammarkpos = NULL;
+	am->amrestrpos = NULL;
+	am->amestimateparallelscan = NULL;
+	am->aminitparallelscan = NULL;
+	am->amparallelrescan = NULL;
+	return am;
+}
+
+bool
+embed_rescan_keys(IndexScanDesc scan, ScanKey keys, ScanKey orderbys, MemoryContext ctx,
+				  Datum *query)
+{
+	MemoryContext old;
+
+	if (orderbys && scan->numberOfOrderBys > 0)
+		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+	if (keys && scan->numberOfKeys > 0)
+		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+	if (scan->numberOfOrderBys == 0 || (scan->orderByData[0].sk_flags & SK_ISNULL))
+		return false;
+	old = MemoryContextSwitchTo(ctx);
+	*query = PointerGetDatum(PG_DETOAST_DATUM_COPY(scan->orderByData[0].sk_argument));
+	MemoryContextSwitchTo(old);
+	return true;
 }

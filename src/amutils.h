@@ -1,10 +1,12 @@
 /*
- * amutils.h — what the index access methods (hnsw, ivf) share: changing
- * pages under generic WAL, adding pages, and the VACUUM cleanup callback.
+ * amutils.h — what the index access methods (hnsw, ivf) share: their
+ * IndexAmRoutine flags, taking a rescan's keys, changing pages under generic
+ * WAL, adding pages, and the VACUUM cleanup callback.
  */
 #ifndef EMBED_AMUTILS_H
 #define EMBED_AMUTILS_H
 
+#include "access/amapi.h"
 #include "access/genam.h"
 #include "access/generic_xlog.h"
 #include "storage/bufmgr.h"
@@ -35,5 +37,21 @@ extern Buffer embed_extend_relation(Relation index, ForkNumber fork);
 /* amvacuumcleanup of both methods: page count, and a tuple count if no bulkdelete ran */
 extern IndexBulkDeleteResult *embed_vacuumcleanup(IndexVacuumInfo *info,
 												  IndexBulkDeleteResult *stats);
+
+/*
+ * An IndexAmRoutine for a single-column index that answers ORDER BY
+ * col <op> value and nothing else: every flag set, every optional callback
+ * NULL, amvacuumcleanup = embed_vacuumcleanup.  The caller fills in its
+ * build, insert, bulkdelete, scan, options, cost and phase-name callbacks.
+ */
+extern IndexAmRoutine *embed_ordered_am_routine(void);
+
+/*
+ * amrescan's common part: take the new keys and ORDER BY keys, and return
+ * the first ORDER BY argument detoasted into ctx; false when there is none
+ * or it is NULL (every distance is then NULL).
+ */
+extern bool embed_rescan_keys(IndexScanDesc scan, ScanKey keys, ScanKey orderbys,
+							  MemoryContext ctx, Datum *query);
 
 #endif

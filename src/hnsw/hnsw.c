@@ -10,7 +10,6 @@
 #include "access/genam.h"
 #include "access/reloptions.h"
 #include "commands/progress.h"
-#include "commands/vacuum.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/paths.h"
@@ -198,75 +197,22 @@ hnswbuildphasename(int64 phasenum)
 	}
 }
 
-static bool
-hnswvalidate(Oid opclassoid)
-{
-	return true;
-}
-
 PG_FUNCTION_INFO_V1(hnswhandler);
 Datum
 hnswhandler(PG_FUNCTION_ARGS)
 {
-	IndexAmRoutine *am = makeNode(IndexAmRoutine);
-
-	am->amstrategies = 0;
-	am->amsupport = 2;
-#if PG_VERSION_NUM >= 130000
-	am->amoptsprocnum = 0;
-#endif
-	am->amcanorder = false;
-	am->amcanorderbyop = true;
-	am->amcanbackward = false;
-	am->amcanunique = false;
-	am->amcanmulticol = false;
-	am->amoptionalkey = true;
-	am->amsearcharray = false;
-	am->amsearchnulls = false;
-	am->amstorage = false;
-	am->amclusterable = false;
-	am->ampredlocks = false;
-	am->amcanparallel = false;
-	am->amcaninclude = false;
-#if PG_VERSION_NUM >= 130000
-	am->amusemaintenanceworkmem = false;
-	am->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
-#endif
-#if PG_VERSION_NUM >= 160000
-	am->amsummarizing = false;
-#endif
-#if PG_VERSION_NUM >= 170000
-	am->amcanbuildparallel = true;
-#endif
-	am->amkeytype = InvalidOid;
+	IndexAmRoutine *am = embed_ordered_am_routine();
 
 	am->ambuild = hnswbuild;
 	am->ambuildempty = hnswbuildempty;
 	am->aminsert = hnswinsert;
-#if PG_VERSION_NUM >= 170000
-	am->aminsertcleanup = NULL;
-#endif
 	am->ambulkdelete = hnswbulkdelete;
-	am->amvacuumcleanup = embed_vacuumcleanup;
-	am->amcanreturn = NULL;
 	am->amcostestimate = hnswcostestimate;
 	am->amoptions = hnswoptions;
-	am->amproperty = NULL;
 	am->ambuildphasename = hnswbuildphasename;
-	am->amvalidate = hnswvalidate;
-#if PG_VERSION_NUM >= 140000
-	am->amadjustmembers = NULL;
-#endif
 	am->ambeginscan = hnswbeginscan;
 	am->amrescan = hnswrescan;
 	am->amgettuple = hnswgettuple;
-	am->amgetbitmap = NULL;
 	am->amendscan = hnswendscan;
-	am->ammarkpos = NULL;
-	am->amrestrpos = NULL;
-	am->amestimateparallelscan = NULL;
-	am->aminitparallelscan = NULL;
-	am->amparallelrescan = NULL;
-
 	PG_RETURN_POINTER(am);
 }

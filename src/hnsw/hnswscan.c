@@ -65,7 +65,6 @@ void
 hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys)
 {
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
-	MemoryContext old;
 
 	MemoryContextReset(so->ctx);
 	so->search = NULL;
@@ -77,20 +76,7 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 	so->null_blk = HNSW_METAPAGE_BLKNO + 1;
 	so->null_tids = NULL;
 	so->null_n = so->null_next = 0;
-
-	if (orderbys && scan->numberOfOrderBys > 0)
-		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
-	if (keys && scan->numberOfKeys > 0)
-		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
-
-	so->query_null = scan->numberOfOrderBys == 0 ||
-		(scan->orderByData[0].sk_flags & SK_ISNULL);
-	if (!so->query_null)
-	{
-		old = MemoryContextSwitchTo(so->ctx);
-		so->query = PointerGetDatum(PG_DETOAST_DATUM_COPY(scan->orderByData[0].sk_argument));
-		MemoryContextSwitchTo(old);
-	}
+	so->query_null = !embed_rescan_keys(scan, keys, orderbys, so->ctx, &so->query);
 }
 
 /* memory the search may use: work_mem times hnsw.scan_mem_multiplier */

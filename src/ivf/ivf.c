@@ -10,7 +10,6 @@
 #include "access/amapi.h"
 #include "access/reloptions.h"
 #include "commands/progress.h"
-#include "commands/vacuum.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "utils/guc.h"
@@ -218,72 +217,20 @@ ivfbuildphasename(int64 phasenum)
 	}
 }
 
-static bool
-ivfvalidate(Oid opclassoid)
-{
-	return true;
-}
-
 static IndexAmRoutine *
 ivf_routine(void)
 {
-	IndexAmRoutine *am = makeNode(IndexAmRoutine);
-
-	am->amstrategies = 0;
-	am->amsupport = 2;
-#if PG_VERSION_NUM >= 130000
-	am->amoptsprocnum = 0;
-#endif
-	am->amcanorder = false;
-	am->amcanorderbyop = true;
-	am->amcanbackward = false;
-	am->amcanunique = false;
-	am->amcanmulticol = false;
-	am->amoptionalkey = true;
-	am->amsearcharray = false;
-	am->amsearchnulls = false;
-	am->amstorage = false;
-	am->amclusterable = false;
-	am->ampredlocks = false;
-	am->amcanparallel = false;
-	am->amcaninclude = false;
-#if PG_VERSION_NUM >= 130000
-	am->amusemaintenanceworkmem = false;
-	am->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
-#endif
-#if PG_VERSION_NUM >= 160000
-	am->amsummarizing = false;
-#endif
-#if PG_VERSION_NUM >= 170000
-	am->amcanbuildparallel = true;
-#endif
-	am->amkeytype = InvalidOid;
+	IndexAmRoutine *am = embed_ordered_am_routine();
 
 	am->ambuild = ivfbuild;
 	am->ambuildempty = ivfbuildempty;
 	am->aminsert = ivfinsert;
-#if PG_VERSION_NUM >= 170000
-	am->aminsertcleanup = NULL;
-#endif
 	am->ambulkdelete = ivfbulkdelete;
-	am->amvacuumcleanup = embed_vacuumcleanup;
-	am->amcanreturn = NULL;
-	am->amproperty = NULL;
 	am->ambuildphasename = ivfbuildphasename;
-	am->amvalidate = ivfvalidate;
-#if PG_VERSION_NUM >= 140000
-	am->amadjustmembers = NULL;
-#endif
 	am->ambeginscan = ivfbeginscan;
 	am->amrescan = ivfrescan;
 	am->amgettuple = ivfgettuple;
-	am->amgetbitmap = NULL;
 	am->amendscan = ivfendscan;
-	am->ammarkpos = NULL;
-	am->amrestrpos = NULL;
-	am->amestimateparallelscan = NULL;
-	am->aminitparallelscan = NULL;
-	am->amparallelrescan = NULL;
 	return am;
 }
 

@@ -98,12 +98,6 @@ void
 ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys)
 {
 	IvfScanOpaque so = (IvfScanOpaque) scan->opaque;
-	MemoryContext old;
-
-	if (orderbys && scan->numberOfOrderBys > 0)
-		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
-	if (keys && scan->numberOfKeys > 0)
-		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
 
 	if (so->fetch)
 		table_index_fetch_reset(so->fetch);
@@ -116,15 +110,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 	so->heap = NULL;
 	so->nheap = so->capheap = 0;
 	so->rq.planes = NULL;
-
-	so->query_null = scan->numberOfOrderBys == 0 ||
-		(scan->orderByData[0].sk_flags & SK_ISNULL);
-	if (!so->query_null)
-	{
-		old = MemoryContextSwitchTo(so->ctx);
-		so->query = PointerGetDatum(PG_DETOAST_DATUM_COPY(scan->orderByData[0].sk_argument));
-		MemoryContextSwitchTo(old);
-	}
+	so->query_null = !embed_rescan_keys(scan, keys, orderbys, so->ctx, &so->query);
 }
 
 /* ---------- ranking the lists ---------- */
