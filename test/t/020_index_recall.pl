@@ -27,11 +27,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use EmbedTest;
 
-my $node = PostgreSQL::Test::Cluster->new('index_recall');
-$node->init;
-$node->start;
+my $node = start_node('index_recall');
 my $db = 'postgres';
-$node->safe_psql($db, 'CREATE EXTENSION embed');
 load_words($node, $db, 'words');
 load_sap($node, $db, 'chunks', 'chunk_queries');
 

@@ -19,13 +19,9 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use EmbedTest;
 
-my $node = PostgreSQL::Test::Cluster->new('index_crash');
-$node->init;
 # Only our own CHECKPOINTs: everything after one is replayed after the crash.
-$node->append_conf('postgresql.conf', "checkpoint_timeout = '1h'\nmax_wal_size = '4GB'");
-$node->start;
+my $node = start_node('index_crash', "checkpoint_timeout = '1h'\nmax_wal_size = '4GB'");
 my $db = 'postgres';
-$node->safe_psql($db, 'CREATE EXTENSION embed');
 load_words($node, $db, 'words');
 
 my @ams = qw(hnsw ivfflat ivfrabitq);

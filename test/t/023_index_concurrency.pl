@@ -15,12 +15,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use EmbedTest;
 
-my $node = PostgreSQL::Test::Cluster->new('index_concurrency');
-$node->init;
-$node->append_conf('postgresql.conf', 'max_connections = 20');
-$node->start;
+my $node = start_node('index_concurrency', 'max_connections = 20');
 my $db = 'postgres';
-$node->safe_psql($db, 'CREATE EXTENSION embed');
 load_words($node, $db, 'words');
 
 my $tmp = PostgreSQL::Test::Utils::tempdir;

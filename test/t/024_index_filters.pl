@@ -16,11 +16,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use EmbedTest;
 
-my $node = PostgreSQL::Test::Cluster->new('index_filters');
-$node->init;
-$node->start;
+my $node = start_node('index_filters');
 my $db = 'postgres';
-$node->safe_psql($db, 'CREATE EXTENSION embed');
 load_words($node, $db, 'words');
 
 # All 10,000 words.  rare: 20 rows (0.2%), one: 100 rows (1%); the rare rows

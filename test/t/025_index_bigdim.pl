@@ -17,11 +17,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use EmbedTest;
 
-my $node = PostgreSQL::Test::Cluster->new('index_bigdim');
-$node->init;
-$node->start;
+my $node = start_node('index_bigdim');
 my $db = 'postgres';
-$node->safe_psql($db, 'CREATE EXTENSION embed');
 load_words($node, $db, 'words');
 
 # Vector number i of $dim dimensions: the word vectors i, i + $stride,

@@ -21,11 +21,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use EmbedTest;
 
-my $node = PostgreSQL::Test::Cluster->new('ivf_lists');
-$node->init;
-$node->start;
+my $node = start_node('ivf_lists');
 my $db = 'postgres';
-$node->safe_psql($db, 'CREATE EXTENSION embed');
 load_words($node, $db, 'words');
 
 # Queries: 166 words that are never put in a table below.

@@ -10,9 +10,10 @@ use Exporter 'import';
 use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
 use IPC::Run;
 use PostgreSQL::Test::Utils;
+use PostgreSQL::Test::Cluster;
 use Test::More;
 
-our @EXPORT = qw(load_words load_sap knn_check knn_ok order_ok self_found index_am index_count run_node);
+our @EXPORT = qw(start_node load_words load_sap knn_check knn_ok order_ok self_found index_am index_count run_node);
 
 my $tmp;
 
@@ -253,6 +254,20 @@ sub self_found
 	}
 	my $out = $node->safe_psql($db, "SET enable_seqscan = off; $set $sql");
 	return split /\|/, $out;
+}
+
+# A started cluster named $name with embed created in database postgres;
+# $conf, if given, is appended to postgresql.conf first.
+sub start_node
+{
+	my ($name, $conf) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+
+	$node->init;
+	$node->append_conf('postgresql.conf', $conf) if defined $conf;
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION embed');
+	return $node;
 }
 
 # Run test/clients/SCRIPT with node against $db on $node as $user; returns
