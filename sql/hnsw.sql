@@ -415,8 +415,9 @@ SET client_min_messages = warning;
 CREATE INDEX big_l2 ON big USING hnsw (v vector_l2_ops);
 RESET client_min_messages;
 RESET maintenance_work_mem;
--- stored at half precision (the values are small integers: exactly), with room for links
-SELECT pg_relation_size('big_l2') BETWEEN 100 * 6000 AND 100 * 12000 AS holds_half_vectors;
+-- the values are small integers: stored exactly as one byte per component,
+-- one element per page with room for links
+SELECT pg_relation_size('big_l2') BETWEEN 100 * 3000 AND 100 * 8192 AS holds_byte_vectors;
 INSERT INTO big SELECT id + 100, v FROM big WHERE id <= 5;
 CREATE TEMP TABLE big_q AS SELECT v FROM big WHERE id = 7;
 SET enable_seqscan = off;
@@ -475,8 +476,44 @@ FROM (SELECT format('SELECT id FROM fl WHERE id %% 10 = 3 ORDER BY v <-> %L::vec
 RESET hnsw.iterative_scan;
 DROP TABLE fl, flf;
 
--- every SIMD kernel table decodes float16 alike: the searches (ef_search >=
--- rows) give the exact answers under each (45 dimensions: vector tails too)
+-- integer components within a span of 256 (pixels, SIFT, int8 embeddings)
+-- are stored exactly, one byte each, above their minimum; those spanning
+-- more, or too large for a float to hold every integer, are not.  The
+-- answers are exact with no recheck to rely on.
+CREATE TABLE iv (id int PRIMARY KEY, v vector(400));
+INSERT INTO iv
+SELECT i, (SELECT array_agg(floor(127 * sin(i * 0.7 + j * 1.3 + i * j * 0.01))) FROM generate_series(1, 400) j)
+FROM generate_series(1, 300) i;
+-- span 256, and a non-integer: not bytes
+INSERT INTO iv VALUES
+  (301, array_fill(0, ARRAY[399]) || ARRAY[256]::real[]),
+  (302, array_fill(3, ARRAY[399]) || ARRAY[3.5]::real[]);
+CREATE INDEX iv_l2 ON iv USING hnsw (v vector_l2_ops);
+CREATE INDEX iv_ip ON iv USING hnsw (v vector_ip_ops);
+CREATE INDEX iv_cos ON iv USING hnsw (v vector_cosine_ops);
+CREATE INDEX iv_l1 ON iv USING hnsw (v vector_l1_ops);
+-- the same values plus one half: exact in float16, but two bytes each
+CREATE TABLE ivh AS SELECT id, v + array_fill(0.5, ARRAY[400])::vector AS v FROM iv WHERE id <= 300;
+CREATE INDEX ivh_l2 ON ivh USING hnsw (v vector_l2_ops);
+-- far from zero (10^6: beyond float16), and beyond 2^24 (not bytes)
+CREATE TABLE ivo AS SELECT id, v + array_fill(1000000, ARRAY[400])::vector AS v FROM iv WHERE id <= 100;
+INSERT INTO ivo VALUES (303, array_fill(20000000, ARRAY[400])::real[]);
+CREATE INDEX ivo_l2 ON ivo USING hnsw (v vector_l2_ops);
+SET hnsw.ef_search = 400;
+SELECT op, bool_and((pg_temp.knn(idx, op, q.v)).exact) AS all_exact
+FROM (VALUES ('iv_l2', '<->'), ('iv_ip', '<#>'), ('iv_cos', '<=>'), ('iv_l1', '<+>')) x(idx, op),
+     (SELECT id, v FROM iv WHERE id IN (3, 150, 290, 301, 302)) q
+-- (301 has one non-zero component: many rows tie on its inner product)
+WHERE q.id <> 301 OR x.op <> '<#>'
+GROUP BY op, idx ORDER BY idx;
+SELECT bool_and((pg_temp.knn('ivo_l2', '<->', v)).exact) AS offset_exact FROM ivo WHERE id IN (3, 50, 99);
+SELECT pg_relation_size('iv_l2') < 0.8 * pg_relation_size('ivh_l2') AS bytes_are_smaller;
+RESET hnsw.ef_search;
+DROP TABLE iv, ivh, ivo;
+
+-- every SIMD kernel table decodes float16 and bytes alike: the searches
+-- (ef_search >= rows) give the exact answers under each (45 dimensions:
+-- vector tails too)
 CREATE TABLE hk (id int PRIMARY KEY, v vector(45));
 INSERT INTO hk
 SELECT i, (SELECT array_agg(cos(i * 1.1 + j * 0.37) * (1 + (i % 5)) - 0.002 * j) FROM generate_series(1, 45) j)
@@ -484,6 +521,8 @@ FROM generate_series(1, 200) i;
 CREATE INDEX hk_l2 ON hk USING hnsw (v vector_l2_ops);
 CREATE TABLE hk2 AS SELECT * FROM hk;
 CREATE INDEX hk2_cos ON hk2 USING hnsw (v vector_cosine_ops);
+CREATE TABLE hk3 AS SELECT id, (SELECT array_agg(round(x * 20)) FROM unnest(v::real[]) x)::vector(45) AS v FROM hk;
+CREATE INDEX hk3_l2 ON hk3 USING hnsw (v vector_l2_ops);
 SET hnsw.ef_search = 200;
 CREATE TEMP TABLE hk_answers (kernel text, exact boolean);
 DO $$
@@ -495,13 +534,16 @@ BEGIN
 		SELECT k, (pg_temp.knn(x.idx, x.op, q.v)).exact
 		FROM (VALUES ('hk_l2', '<->'), ('hk2_cos', '<=>')) x(idx, op),
 		     (SELECT v FROM hk WHERE id % 40 = 7) q;
+		INSERT INTO hk_answers
+		SELECT k, (pg_temp.knn('hk3_l2', '<->', q.v)).exact
+		FROM (SELECT v FROM hk3 WHERE id % 40 = 7) q;
 	END LOOP;
 	RESET embed.simd;
 END $$;
 SELECT count(DISTINCT kernel) = (SELECT count(*) FROM embed_simd_kernels()) AS every_kernel,
        count(*) FILTER (WHERE exact) = count(*) AS all_exact
 FROM hk_answers;
-DROP TABLE hk, hk2, hk_answers;
+DROP TABLE hk, hk2, hk3, hk_answers;
 -- parallel builds: the leader and two workers insert into one graph in
 -- shared memory.  Graphs built in parallel depend on timing, so what is
 -- checked holds for any good graph: recall against the exact answer, and

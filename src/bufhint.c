@@ -93,7 +93,7 @@ embed_prefetch_item(Relation rel, BlockNumber blkno, OffsetNumber off, bool item
 	page = (char *) BufferGetBlock(h->buffer);
 	if (!item)
 	{
-		__builtin_prefetch(GetBufferDescriptor(h->buffer - 1));
+		__builtin_prefetch(GetBufferDescriptor(h->buffer - 1), 1);
 		__builtin_prefetch(page);
 		__builtin_prefetch(page + offsetof(PageHeaderData, pd_linp) +
 						   (off - 1) * sizeof(ItemIdData));

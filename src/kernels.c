@@ -230,6 +230,13 @@ half_to_float_portable(const uint16 *h, float *out, int n)
 		out[i] = half_to_float_1(h[i]);
 }
 
+static void
+byte_to_float_portable(const uint8 *b, float lo, float *out, int n)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = lo + b[i];
+}
+
 static const EmbedKernels kernels_portable = {
 	.name = "portable",
 	.l2sq = l2sq_portable,
@@ -240,7 +247,8 @@ static const EmbedKernels kernels_portable = {
 	.fwht = fwht_portable,
 	.dot_rows = dot_rows_portable,
 	.quantize4 = quantize4_portable,
-	.half_to_float = half_to_float_portable
+	.half_to_float = half_to_float_portable,
+	.byte_to_float = byte_to_float_portable
 };
 
 #ifdef EMBED_X86
@@ -566,6 +574,22 @@ half_to_float_f16c(const uint16 *h, float *out, int n)
 		out[i] = half_to_float_1(h[i]);
 }
 
+AVX2_TARGET static void
+byte_to_float_avx2(const uint8 *b, float lo, float *out, int n)
+{
+	__m256		vlo = _mm256_set1_ps(lo);
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256i		w = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) (b + i)));
+
+		_mm256_storeu_ps(out + i, _mm256_add_ps(vlo, _mm256_cvtepi32_ps(w)));
+	}
+	for (; i < n; i++)
+		out[i] = lo + b[i];
+}
+
 static const EmbedKernels kernels_avx2 = {
 	.name = "avx2",
 	.l2sq = l2sq_avx2,
@@ -576,7 +600,8 @@ static const EmbedKernels kernels_avx2 = {
 	.fwht = fwht_avx2,
 	.dot_rows = dot_rows_avx2,
 	.quantize4 = quantize4_avx2,
-	.half_to_float = half_to_float_f16c
+	.half_to_float = half_to_float_f16c,
+	.byte_to_float = byte_to_float_avx2
 };
 
 /* ---------- AVX-512F: 16 lanes, masked tails ---------- */
@@ -788,6 +813,22 @@ half_to_float_avx512(const uint16 *h, float *out, int n)
 		out[i] = half_to_float_1(h[i]);
 }
 
+AVX512_TARGET static void
+byte_to_float_avx512(const uint8 *b, float lo, float *out, int n)
+{
+	__m512		vlo = _mm512_set1_ps(lo);
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m512i		w = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (b + i)));
+
+		_mm512_storeu_ps(out + i, _mm512_add_ps(vlo, _mm512_cvtepi32_ps(w)));
+	}
+	for (; i < n; i++)
+		out[i] = lo + b[i];
+}
+
 /* not const: bitplane_dot is upgraded at load time when the CPU allows */
 static EmbedKernels kernels_avx512 = {
 	.name = "avx512",
@@ -799,7 +840,8 @@ static EmbedKernels kernels_avx512 = {
 	.fwht = fwht_avx2,
 	.dot_rows = dot_rows_avx512,
 	.quantize4 = quantize4_avx2,
-	.half_to_float = half_to_float_avx512
+	.half_to_float = half_to_float_avx512,
+	.byte_to_float = byte_to_float_avx512
 };
 
 #endif							/* EMBED_X86 */

@@ -48,6 +48,8 @@ typedef struct EmbedKernels
 	void		(*dot_rows) (const float *x, const float *rows, int nrows, int n, float *out);
 	/* IEEE binary16 -> float32 (finite halves only) */
 	void		(*half_to_float) (const uint16 *h, float *out, int n);
+	/* out[i] = lo + b[i] (exact for the integers a float holds) */
+	void		(*byte_to_float) (const uint8 *b, float lo, float *out, int n);
 } EmbedKernels;
 
 /* the active table; never NULL after embed_kernels_init() */

@@ -118,6 +118,9 @@ typedef HnswElementTupleData *HnswElementTuple;
 #define HNSW_ELEMENT_DELETED		0x01	/* no live heap TIDs: not returned */
 #define HNSW_ELEMENT_OVERFLOW		0x02	/* value lives on overflow pages */
 #define HNSW_ELEMENT_HALF			0x04	/* value is an HnswHalfValue */
+#define HNSW_ELEMENT_BYTE			0x08	/* value is an HnswByteValue */
+/* the compact forms: neither bit means the value is the datum itself */
+#define HNSW_ELEMENT_FORM			(HNSW_ELEMENT_HALF | HNSW_ELEMENT_BYTE)
 
 /* reloption `precision`: how vector values are stored in the graph */
 #define HNSW_PRECISION_HALF			0
@@ -142,6 +145,21 @@ typedef struct HnswHalfValue
 
 #define HNSW_HALF_DIM(v) \
 	((int) ((VARSIZE(v) - offsetof(HnswHalfValue, h)) / sizeof(uint16)))
+
+/*
+ * A vector whose components are all integers within a span of 256 (pixels,
+ * SIFT descriptors, int8/uint8 embeddings), stored exactly in one byte per
+ * component under the same `precision = half`: component i is lo + b[i].
+ * Exact, so distances to it need no recheck.
+ */
+typedef struct HnswByteValue
+{
+	int32		vl_len_;
+	float4		lo;
+	uint8		b[FLEXIBLE_ARRAY_MEMBER];
+} HnswByteValue;
+
+#define HNSW_BYTE_DIM(v)	((int) (VARSIZE(v) - offsetof(HnswByteValue, b)))
 
 /* offsets inside an element tuple: inline, they sit on every search step */
 static inline int
@@ -206,7 +224,7 @@ typedef struct HnswIndexInfo
 	FmgrInfo   *distproc;
 	int			distkind;		/* VectorDistance: distproc is one of embed's */
 	FmgrInfo   *normproc;		/* NULL if the opclass has none */
-	bool		half;			/* store new values as HnswHalfValue */
+	bool		half;			/* store new values in a compact form */
 	Oid			collation;
 	bool		building;		/* in CREATE INDEX: no WAL until the end */
 	HnswMemGraph *mem;			/* in CREATE INDEX: the graph while it is in memory */
@@ -223,8 +241,8 @@ typedef struct HnswCandidate
 	bool		deleted;
 	int			ntids;
 	ItemPointer heaptids;		/* ntids of them */
-	Datum		value;			/* stored value (maybe half), when asked for */
-	bool		half;			/* value is an HnswHalfValue */
+	Datum		value;			/* stored value (maybe compact), when asked for */
+	uint8		form;			/* its HNSW_ELEMENT_FORM bits */
 	bool		recheck;		/* dist is a lower bound, not exact */
 	Datum		full;			/* value decoded to a vector, once needed */
 } HnswCandidate;
@@ -247,11 +265,13 @@ extern Buffer hnsw_new_buffer(Relation index, ForkNumber fork);
 extern void hnsw_init_page(Page page, uint16 type);
 extern void hnsw_read_meta(Relation index, HnswMetaPageData *meta);
 extern double hnsw_distance(HnswIndexInfo *info, Datum a, Datum b);
-extern Datum hnsw_stored_form(HnswIndexInfo *info, Datum value, bool *half);
-extern Datum hnsw_full_value(Datum stored, bool half);
+extern Datum hnsw_stored_form(HnswIndexInfo *info, Datum value, uint8 *form);
+extern int	hnsw_compact_dim(Datum stored, uint8 form);
+extern Size hnsw_compact_header(uint8 flags);
+extern Datum hnsw_full_value(Datum stored, uint8 form);
 extern Datum hnsw_candidate_full(HnswCandidate *c);
-extern double hnsw_half_distance(HnswIndexInfo *info, Datum query, double *qnorm,
-								 const HnswHalfValue *v, float *scratch, bool *exact);
+extern double hnsw_compact_distance(HnswIndexInfo *info, Datum query, double *qnorm,
+									Datum stored, uint8 form, float *scratch, bool *exact);
 extern double hnsw_order_value(HnswIndexInfo *info, double dist);
 extern Datum hnsw_load_value(Relation index, HnswElementTuple etup, int m, bool copy);
 extern HnswElementTuple hnsw_get_element(Relation index, Page page, OffsetNumber off, int m);

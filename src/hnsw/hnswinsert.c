@@ -98,7 +98,7 @@ write_overflow(HnswIndexInfo *info, const char *data, Size len)
  * overflow block once it has one.
  */
 static HnswElementTuple
-form_element(HnswIndexInfo *info, Datum value, bool half, ItemPointer heaptid, int level,
+form_element(HnswIndexInfo *info, Datum value, uint8 form, ItemPointer heaptid, int level,
 			 List **layers, Size *size, bool *overflow)
 {
 	int			m = info->m;
@@ -131,8 +131,7 @@ form_element(HnswIndexInfo *info, Datum value, bool half, ItemPointer heaptid, i
 			dists[start + i] = (float4) c->dist;
 		}
 	}
-	if (half)
-		etup->flags |= HNSW_ELEMENT_HALF;
+	etup->flags |= form;
 	if (*overflow)
 		etup->flags |= HNSW_ELEMENT_OVERFLOW;
 	else
@@ -302,7 +301,7 @@ hnsw_load_candidates(HnswIndexInfo *info, ItemPointer tids, float4 *dists, int n
 			UnlockReleaseBuffer(buf);
 		}
 		c->deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;
-		c->half = (etup->flags & HNSW_ELEMENT_HALF) != 0;
+		c->form = etup->flags & HNSW_ELEMENT_FORM;
 		c->dist = dists ? dists[i] : hnsw_distance(info, from, hnsw_candidate_full(c));
 		cands = lappend(cands, c);
 	}
@@ -542,14 +541,15 @@ maybe_set_entry(HnswIndexInfo *info, ItemPointer tid, int level)
 
 /*
  * Same stored bytes.  Two vectors with the same half-precision code and the
- * same error may share an element: the lower bounds hold for both.
+ * same error may share an element: the lower bounds hold for both.  (Byte
+ * values are exact: the same bytes are the same vector.)
  */
 static bool
-same_value(HnswCandidate *c, Datum stored, bool half)
+same_value(HnswCandidate *c, Datum stored, uint8 form)
 {
 	Size		la = VARSIZE_ANY(DatumGetPointer(stored));
 
-	return c->half == half && la == VARSIZE_ANY(DatumGetPointer(c->value)) &&
+	return c->form == form && la == VARSIZE_ANY(DatumGetPointer(c->value)) &&
 		memcmp(DatumGetPointer(c->value), DatumGetPointer(stored), la) == 0;
 }
 
@@ -583,14 +583,14 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 	bool		overflow;
 	ItemPointerData newtid;
 	Datum		stored;
-	bool		half;
+	uint8		form;
 	bool		top = false;	/* holding the new-top turn */
 	HnswMemGraph *topmem = NULL;	/* in the build graph's lock, not the index's */
 
 	if (info->normproc != NULL &&
 		DatumGetFloat8(FunctionCall1Coll(info->normproc, info->collation, value)) == 0)
 		return false;
-	stored = hnsw_stored_form(info, value, &half);
+	stored = hnsw_stored_form(info, value, &form);
 
 	level = hnsw_random_level(m);
 	s = hnsw_search_begin(info, value, true);
@@ -603,7 +603,7 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 		/* the first element: serialize against other first inserts (parallel builds) */
 		if (hnsw_mem_begin_first(g))
 		{
-			etup = form_element(info, stored, half, heaptid, level, layers, &size, &overflow);
+			etup = form_element(info, stored, form, heaptid, level, layers, &size, &overflow);
 			place_element(info, etup, size, overflow, stored, &newtid, InvalidBuffer);
 			maybe_set_entry(info, &newtid, level);
 			hnsw_mem_end_first(g);
@@ -622,7 +622,7 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 			PageWrite	w;
 			Page		page;
 
-			etup = form_element(info, stored, half, heaptid, level, layers, &size, &overflow);
+			etup = form_element(info, stored, form, heaptid, level, layers, &size, &overflow);
 			/* metapage then data page: nobody locks them the other way round */
 			place_element(info, etup, size, overflow, stored, &newtid, mbuf);
 			hnsw_write_begin(&w, info);
@@ -673,7 +673,7 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 
 				if (c->dist > nearest)
 					break;
-				if (!c->deleted && same_value(c, stored, half) &&
+				if (!c->deleted && same_value(c, stored, form) &&
 					add_heaptid(info, c, heaptid))
 				{
 					end_top(info, top, topmem);
@@ -685,7 +685,7 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 		ep = w;
 	}
 
-	etup = form_element(info, stored, half, heaptid, level, layers, &size, &overflow);
+	etup = form_element(info, stored, form, heaptid, level, layers, &size, &overflow);
 	place_element(info, etup, size, overflow, stored, &newtid, InvalidBuffer);
 
 	for (int l = Min(level, entry_level); l >= 0; l--)

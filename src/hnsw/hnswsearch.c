@@ -83,7 +83,7 @@ struct HnswSearch
 	int			nitems;
 	int			maxitems;
 	double		qnorm;			/* the query's norm, -1 until needed */
-	float	   *scratch;		/* a half-precision value, decoded */
+	float	   *scratch;		/* a compact value, decoded */
 	int			scratch_dim;
 };
 
@@ -188,18 +188,20 @@ extract_item(HnswSearch *s, ItemPointer tid, HnswElementTuple etup, Datum value,
 
 	memset(it, 0, sizeof(SearchItem));
 	it->c.tid = *tid;
-	if (etup->flags & HNSW_ELEMENT_HALF)
+	if (etup->flags & HNSW_ELEMENT_FORM)
 	{
-		const HnswHalfValue *hv = (const HnswHalfValue *) DatumGetPointer(value);
+		uint8		form = etup->flags & HNSW_ELEMENT_FORM;
+		int			dim = hnsw_compact_dim(value, form);
 		bool		exact;
 
-		if (HNSW_HALF_DIM(hv) > s->scratch_dim)
+		if (dim > s->scratch_dim)
 		{
-			s->scratch_dim = HNSW_HALF_DIM(hv);
+			s->scratch_dim = dim;
 			s->scratch = MemoryContextAlloc(GetMemoryChunkContext(s), sizeof(float) * s->scratch_dim);
 		}
-		it->c.dist = hnsw_half_distance(s->info, s->query, &s->qnorm, hv, s->scratch, &exact);
-		it->c.half = true;
+		it->c.dist = hnsw_compact_distance(s->info, s->query, &s->qnorm, value, form,
+										   s->scratch, &exact);
+		it->c.form = form;
 		it->c.recheck = !exact;
 	}
 	else

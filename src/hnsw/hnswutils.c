@@ -12,6 +12,7 @@
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "hnsw.h"
@@ -57,7 +58,7 @@ hnsw_distance(HnswIndexInfo *info, Datum a, Datum b)
 	return DatumGetFloat8(FunctionCall2Coll(info->distproc, info->collation, a, b));
 }
 
-/* ---------- half-precision values ---------- */
+/* ---------- compact values: half precision, bytes ---------- */
 
 /*
  * A value whose half-precision error is larger than this fraction of its
@@ -77,15 +78,51 @@ float_up(double x)
 }
 
 /*
- * The form a value is stored in: an HnswHalfValue when the index stores half
- * precision and the value survives it, else the value itself.
+ * The byte form of v, or NULL when some component is not an integer or the
+ * components span more than 256 values.  Integers up to 2^24 are exact in a
+ * float, so decoding gives back v bit for bit.
+ */
+static HnswByteValue *
+byte_form(const Vector *v)
+{
+	float		lo = v->x[0],
+				hi = v->x[0];
+	HnswByteValue *bv;
+	Size		size;
+
+	for (int i = 0; i < v->dim; i++)
+	{
+		float		x = v->x[i];
+
+		if (x != rintf(x) || fabsf(x) > (float) (1 << 24))
+			return NULL;
+		lo = Min(lo, x);
+		hi = Max(hi, x);
+	}
+	if (hi - lo > 255)
+		return NULL;
+	size = offsetof(HnswByteValue, b) + v->dim;
+	bv = palloc(size);
+	SET_VARSIZE(bv, size);
+	bv->lo = lo;
+	for (int i = 0; i < v->dim; i++)
+		bv->b[i] = (uint8) (v->x[i] - lo);
+	return bv;
+}
+
+/*
+ * The form a value is stored in (*form gets its HNSW_ELEMENT_FORM bits):
+ * when the index stores compact values, an HnswByteValue if the value
+ * survives it exactly, else an HnswHalfValue if it survives half precision
+ * closely enough, else the value itself.
  */
 Datum
-hnsw_stored_form(HnswIndexInfo *info, Datum value, bool *half)
+hnsw_stored_form(HnswIndexInfo *info, Datum value, uint8 *form)
 {
 	Vector	   *v = (Vector *) DatumGetPointer(value);
 	int			dim;
 	HnswHalfValue *hv;
+	HnswByteValue *bv;
 	Size		size;
 	double		err = 0,
 				xx = 0,
@@ -93,9 +130,14 @@ hnsw_stored_form(HnswIndexInfo *info, Datum value, bool *half)
 				scale;
 	float	   *h;
 
-	*half = false;
+	*form = 0;
 	if (!info->half || VARATT_IS_EXTENDED(v))
 		return value;
+	if ((bv = byte_form(v)) != NULL)
+	{
+		*form = HNSW_ELEMENT_BYTE;
+		return PointerGetDatum(bv);
+	}
 	dim = v->dim;
 	size = offsetof(HnswHalfValue, h) + sizeof(uint16) * dim;
 	hv = palloc0(size);
@@ -161,23 +203,66 @@ hnsw_stored_form(HnswIndexInfo *info, Datum value, bool *half)
 	/* rounded up: the bounds built on it must hold */
 	hv->err = err > 0 ? float_up(err * (1 + 1e-9)) : 0;
 	hv->norm = float_up(sqrt(hh));
-	*half = true;
+	*form = HNSW_ELEMENT_HALF;
 	return PointerGetDatum(hv);
+}
+
+/*
+ * The bytes before a compact value's components; above any varlena's size
+ * (so flagged corrupt) when both form bits are set.
+ */
+Size
+hnsw_compact_header(uint8 flags)
+{
+	switch (flags & HNSW_ELEMENT_FORM)
+	{
+		case HNSW_ELEMENT_HALF:
+			return offsetof(HnswHalfValue, h);
+		case HNSW_ELEMENT_BYTE:
+			return offsetof(HnswByteValue, b);
+		case 0:
+			return VARHDRSZ;
+	}
+	return MaxAllocSize;
+}
+
+/* The dimensions of a value in a compact form */
+int
+hnsw_compact_dim(Datum stored, uint8 form)
+{
+	if (form == HNSW_ELEMENT_BYTE)
+		return HNSW_BYTE_DIM(DatumGetPointer(stored));
+	return HNSW_HALF_DIM(DatumGetPointer(stored));
+}
+
+/* A compact value's components, into out[dim] */
+static void
+decode_compact(Datum stored, uint8 form, float *out)
+{
+	if (form == HNSW_ELEMENT_BYTE)
+	{
+		const HnswByteValue *bv = (const HnswByteValue *) DatumGetPointer(stored);
+
+		embed_active_kernels->byte_to_float(bv->b, bv->lo, out, HNSW_BYTE_DIM(bv));
+	}
+	else
+	{
+		const HnswHalfValue *hv = (const HnswHalfValue *) DatumGetPointer(stored);
+
+		embed_active_kernels->half_to_float(hv->h, out, HNSW_HALF_DIM(hv));
+	}
 }
 
 /* A stored value as a vector (palloc'd if it had to be decoded). */
 Datum
-hnsw_full_value(Datum stored, bool half)
+hnsw_full_value(Datum stored, uint8 form)
 {
-	HnswHalfValue *hv = (HnswHalfValue *) DatumGetPointer(stored);
-	int			dim;
 	Vector	   *v;
 
-	if (!half)
+	if (form == 0)
 		return stored;
-	dim = HNSW_HALF_DIM(hv);
-	v = new_vector(dim);
-	embed_active_kernels->half_to_float(hv->h, v->x, dim);
+	v = new_vector(hnsw_compact_dim(stored, form));
+	decode_compact(stored, form, v->x);
 	return PointerGetDatum(v);
 }
 
@@ -186,37 +271,39 @@ Datum
 hnsw_candidate_full(HnswCandidate *c)
 {
 	if (c->full == (Datum) 0)
-		c->full = hnsw_full_value(c->value, c->half);
+		c->full = hnsw_full_value(c->value, c->form);
 	return c->full;
 }
 
 /*
- * The distance from a query vector to a half-precision value, as a lower
- * bound of the distance to the vector it stands for (in the support
- * function's units); *exact when it is that distance (err = 0).  The bound
- * also covers float32 rounding in both computations: the worst case grows
- * with the dimension (n * 2^-24 relative), padded as `slack`.
- * `scratch` holds dim floats; *qnorm is the query norm, -1 until computed.
+ * The distance from a query vector to a compact value, as a lower bound of
+ * the distance to the vector it stands for (in the support function's
+ * units); *exact when it is that distance (byte values, and half values with
+ * err = 0).  The bound also covers float32 rounding in both computations:
+ * the worst case grows with the dimension (n * 2^-24 relative), padded as
+ * `slack`.  `scratch` holds dim floats; *qnorm is the query norm, -1 until
+ * computed.
  */
 double
-hnsw_half_distance(HnswIndexInfo *info, Datum query, double *qnorm,
-				   const HnswHalfValue *v, float *scratch, bool *exact)
+hnsw_compact_distance(HnswIndexInfo *info, Datum query, double *qnorm,
+					  Datum stored, uint8 form, float *scratch, bool *exact)
 {
 	Vector	   *q = (Vector *) DatumGetPointer(query);
-	int			dim = HNSW_HALF_DIM(v);
+	const HnswHalfValue *hv = (const HnswHalfValue *) DatumGetPointer(stored);
+	int			dim = hnsw_compact_dim(stored, form);
 	double		d,
 				slack = 1e-6 + dim * 1.2e-7;
 
 	embed_check_same_dims(q->dim, dim);
-	embed_active_kernels->half_to_float(v->h, scratch, dim);
-	*exact = v->err == 0;
+	decode_compact(stored, form, scratch);
+	*exact = form == HNSW_ELEMENT_BYTE || hv->err == 0;
 	switch ((VectorDistance) info->distkind)
 	{
 		case VECTOR_DIST_L2SQ:
 			d = embed_l2sq(q->x, scratch, dim);
 			if (!*exact)
 			{
-				double		r = sqrt(d) * (1 - slack) - v->err;
+				double		r = sqrt(d) * (1 - slack) - hv->err;
 
 				d = r > 0 ? r * r : 0;
 			}
@@ -227,17 +314,17 @@ hnsw_half_distance(HnswIndexInfo *info, Datum query, double *qnorm,
 			{
 				if (*qnorm < 0)
 					*qnorm = embed_norm(q->x, dim);
-				d -= *qnorm * (v->err + slack * v->norm);
+				d -= *qnorm * (hv->err + slack * hv->norm);
 			}
 			return d;
 		case VECTOR_DIST_COSINE:
 			d = embed_cosine_distance(q->x, scratch, dim);
-			return *exact ? d : d - v->err - slack;
+			return *exact ? d : d - hv->err - slack;
 		case VECTOR_DIST_L1:
 			d = embed_l1(q->x, scratch, dim);
-			return *exact ? d : d * (1 - slack) - v->err;
+			return *exact ? d : d * (1 - slack) - hv->err;
 		default:
-			elog(ERROR, "hnsw: half-precision value under an unknown distance");
+			elog(ERROR, "hnsw: compact value under an unknown distance");
 	}
 	return 0;					/* keep compiler quiet */
 }
@@ -374,12 +461,10 @@ hnsw_get_element(Relation index, Page page, OffsetNumber off, int m)
 		if (HnswCounts(etup)[l] > hnsw_layer_slots(l, m))
 			goto corrupt;
 	/* an inline value's own length must be the one recorded: reads stay inside */
-	if (!(etup->flags & HNSW_ELEMENT_OVERFLOW) &&
-		(etup->vecsize < VARHDRSZ ||
-		 VARSIZE_ANY(HnswValuePtr(etup, m)) != etup->vecsize ||
-		 ((etup->flags & HNSW_ELEMENT_HALF) &&
-		  (VARATT_IS_EXTENDED(HnswValuePtr(etup, m)) ||
-		   etup->vecsize < offsetof(HnswHalfValue, h)))))
+	if (etup->vecsize < hnsw_compact_header(etup->flags) ||
+		(!(etup->flags & HNSW_ELEMENT_OVERFLOW) &&
+		 (VARSIZE_ANY(HnswValuePtr(etup, m)) != etup->vecsize ||
+		  ((etup->flags & HNSW_ELEMENT_FORM) && VARATT_IS_EXTENDED(HnswValuePtr(etup, m))))))
 		goto corrupt;
 	return etup;
 
@@ -443,7 +528,8 @@ hnsw_load_value(Relation index, HnswElementTuple etup, int m, bool copy)
 		blk = HnswPageGetOpaque(page)->nextblkno;
 		UnlockReleaseBuffer(buf);
 	}
-	if (VARSIZE_ANY(out) != etup->vecsize)
+	if (VARSIZE_ANY(out) != etup->vecsize ||
+		((etup->flags & HNSW_ELEMENT_FORM) && VARATT_IS_EXTENDED(out)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("hnsw index \"%s\" has a corrupt overflowed value",

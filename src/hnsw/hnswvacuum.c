@@ -321,7 +321,7 @@ repair_element(VacState *vs, RepairItem *ri, MemoryContext tmp)
 	Buffer		buf;
 	HnswElementTuple etup;
 	Datum		value;
-	bool		half;
+	uint8		form;
 	int			level;
 	uint16		counts[HNSW_MAX_LEVEL + 1];
 	ItemPointerData *lists;
@@ -346,9 +346,9 @@ repair_element(VacState *vs, RepairItem *ri, MemoryContext tmp)
 	lists = palloc(sizeof(ItemPointerData) * nslots);
 	memcpy(lists, HnswNeighbors(etup, m), sizeof(ItemPointerData) * nslots);
 	value = hnsw_load_value(info->index, etup, m, true);
-	half = (etup->flags & HNSW_ELEMENT_HALF) != 0;
+	form = etup->flags & HNSW_ELEMENT_FORM;
 	UnlockReleaseBuffer(buf);
-	value = hnsw_full_value(value, half);
+	value = hnsw_full_value(value, form);
 
 	for (int l = 0; l <= level; l++)
 	{
