@@ -24,8 +24,13 @@
 
 /*
  * One slot per shared buffer (a power of two at least NBuffers, so blocks
- * resident at the same time rarely collide), but at most 2^18 slots (3 MB);
- * allocated on first use, so only backends that search pay for it.
+ * resident at the same time rarely collide), but at most 2^18 slots (1 MB);
+ * allocated on first use, so only backends that search pay for it.  A slot
+ * holds only a buffer number: small enough for the table to stay in the
+ * CPU's cache, since its lookup comes first on every step of a search.
+ * What block the buffer holds is checked where it matters: ReadRecentBuffer
+ * checks the tag, and a prefetch of the wrong page costs nothing but the
+ * prefetch.
  */
 #define HINT_MIN_SLOTS	4096
 #define HINT_MAX_SLOTS	(1 << 18)
@@ -33,18 +38,11 @@
 #define PREFETCH_ITEM_BYTES 4096
 #endif
 
-typedef struct BufHint
-{
-	Oid			relnumber;
-	BlockNumber blkno;
-	Buffer		buffer;
-} BufHint;
-
 #if PG_VERSION_NUM >= 140000
-static BufHint *hints;
+static Buffer *hints;
 static uint32 hint_mask;
 
-static inline BufHint *
+static inline Buffer *
 hint_slot(Oid relnumber, BlockNumber blkno)
 {
 	if (unlikely(hints == NULL))
@@ -53,10 +51,10 @@ hint_slot(Oid relnumber, BlockNumber blkno)
 
 		while (n < (uint32) NBuffers && n < HINT_MAX_SLOTS)
 			n <<= 1;
-		hints = MemoryContextAllocZero(TopMemoryContext, sizeof(BufHint) * n);
+		hints = MemoryContextAllocZero(TopMemoryContext, sizeof(Buffer) * n);
 		hint_mask = n - 1;
 	}
-	return &hints[(blkno * 2654435761u ^ relnumber) & hint_mask];
+	return &hints[(blkno * 2654435761u ^ relnumber * 40503u) & hint_mask];
 }
 
 static inline Oid
@@ -73,7 +71,7 @@ rel_number(Relation rel)
 /*
  * Prefetch what reading item `off` of block `blkno` touches first, when the
  * hints say which shared buffer held the block: the buffer descriptor, the
- * page header and the line pointer; with `item`, the item itself (up to
+ * page header, the line pointer and the special space; with `item`, the item itself (up to
  * PREFETCH_ITEM_BYTES).  That reads the line pointer without a pin or lock, which is
  * harmless: it is only an address to prefetch, bounded to the page, and a
  * prefetch never faults.  Reading the item for real goes through the
@@ -83,20 +81,20 @@ void
 embed_prefetch_item(Relation rel, BlockNumber blkno, OffsetNumber off, bool item)
 {
 #if PG_VERSION_NUM >= 140000 && defined(__GNUC__)
-	Oid			relnumber = rel_number(rel);
-	BufHint    *h = hint_slot(relnumber, blkno);
+	Buffer		buf = *hint_slot(rel_number(rel), blkno);
 	char	   *page;
 
-	if (h->blkno != blkno || h->relnumber != relnumber || h->buffer <= 0 ||
-		h->buffer > NBuffers || off < FirstOffsetNumber)
+	if (buf <= 0 || buf > NBuffers || off < FirstOffsetNumber)
 		return;
-	page = (char *) BufferGetBlock(h->buffer);
+	page = (char *) BufferGetBlock(buf);
 	if (!item)
 	{
-		__builtin_prefetch(GetBufferDescriptor(h->buffer - 1), 1);
+		__builtin_prefetch(GetBufferDescriptor(buf - 1), 1);
 		__builtin_prefetch(page);
 		__builtin_prefetch(page + offsetof(PageHeaderData, pd_linp) +
 						   (off - 1) * sizeof(ItemIdData));
+		/* the special space, where index pages keep their type */
+		__builtin_prefetch(page + BLCKSZ - 1);
 	}
 	else
 	{
@@ -120,22 +118,19 @@ Buffer
 embed_read_buffer(Relation rel, BlockNumber blkno)
 {
 #if PG_VERSION_NUM >= 140000
-	Oid			relnumber = rel_number(rel);
-	BufHint    *h = hint_slot(relnumber, blkno);
-	Buffer		buf;
+	Buffer	   *h = hint_slot(rel_number(rel), blkno);
+	Buffer		buf = *h;
 
-	if (h->blkno == blkno && h->relnumber == relnumber && BufferIsValid(h->buffer) &&
+	if (buf > 0 && buf <= NBuffers &&
 #if PG_VERSION_NUM >= 160000
-		ReadRecentBuffer(rel->rd_locator, MAIN_FORKNUM, blkno, h->buffer)
+		ReadRecentBuffer(rel->rd_locator, MAIN_FORKNUM, blkno, buf)
 #else
-		ReadRecentBuffer(rel->rd_node, MAIN_FORKNUM, blkno, h->buffer)
+		ReadRecentBuffer(rel->rd_node, MAIN_FORKNUM, blkno, buf)
 #endif
 		)
-		return h->buffer;
+		return buf;
 	buf = ReadBuffer(rel, blkno);
-	h->relnumber = relnumber;
-	h->blkno = blkno;
-	h->buffer = buf;
+	*h = buf;
 	return buf;
 #else
 	return ReadBuffer(rel, blkno);
