@@ -611,16 +611,69 @@ def run_queries_pg(args, sql, setup, qvecs, qids, clients, vec_oid, warmup):
             "capped": len(all_lat) < len(qids)}
 
 
+_client_path = {}
+
+
+def libpq_client(args):
+    """bench/client.c built once per source version into the cache folder; None
+    (and a note) when it cannot be built."""
+    if "path" in _client_path:
+        return _client_path["path"]
+    src = os.path.join(HERE, "client.c")
+    path = None
+    try:
+        pg_config = os.environ.get("PG_CONFIG", "pg_config")
+        inc = subprocess.run([pg_config, "--includedir"], capture_output=True, text=True, check=True).stdout.strip()
+        lib = subprocess.run([pg_config, "--libdir"], capture_output=True, text=True, check=True).stdout.strip()
+        os.makedirs(args.cache, exist_ok=True)
+        path = os.path.join(args.cache, f"client-{file_sha1(src)[:12]}")
+        if not os.path.exists(path):
+            subprocess.run(["cc", "-O2", "-I" + inc, src, "-L" + lib, "-lpq", "-o", path + ".tmp"],
+                           capture_output=True, text=True, check=True)
+            os.replace(path + ".tmp", path)
+    except (OSError, subprocess.CalledProcessError) as e:
+        log(f"note: cannot build the libpq client ({getattr(e, 'stderr', None) or e}): qps_c skipped")
+        path = None
+    _client_path["path"] = path
+    return path
+
+
+def run_queries_libpq(args, sql, setup, qvecs, qids, warmup):
+    """One client, the query loop in C (bench/client.c); same result shape as
+    run_queries_pg, or None without the client."""
+    client = libpq_client(args)
+    if client is None:
+        return None
+    qfile = os.path.join(args.cache, f"queries-{os.getpid()}.bin")
+    with open(qfile, "wb") as f:
+        for qi in qids:
+            f.write(struct.pack("=I", len(qvecs[qi])) + qvecs[qi])
+    try:
+        out = subprocess.run([client, sql.replace("%b", "$1"), qfile, str(warmup), str(args.max_seconds), *setup],
+                             capture_output=True, text=True, check=True).stdout.splitlines()
+    finally:
+        os.unlink(qfile)
+    head = out[0].split()
+    cpu, wall = float(head[1]), float(head[3])
+    lat = np.array([float(line.split()[0]) for line in out[1:]])
+    results = {qi: [int(x) for x in line.split()[1:]] for qi, line in zip(qids, out[1:])}
+    return {"results": results, "nq": len(lat), "qps": len(lat) / wall,
+            "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99),
+            "cpu_ms": 1000 * cpu / max(1, len(lat)) if cpu >= 0 else float("nan"),
+            "capped": len(lat) < len(qids)}
+
+
 def query_sql(args, ds):
     return f"SELECT id FROM {args.table} ORDER BY embedding {OPERATORS[ds.metric]} %b LIMIT {args.k}"
 
 
 def progress(r):
     log(f"{r['engine']} {r['index']} {r.get('setting') or ''}: recall {r['recall']:.4f}, "
-        f"{r['qps']:.1f} qps, p50 {r['p50_ms']:.2f} ms, cpu {r['cpu_ms']:.2f} ms/query ({r['nq']} queries)")
+        f"{r['qps']:.1f} qps, p50 {r['p50_ms']:.2f} ms, cpu {r['cpu_ms']:.2f} ms/query ({r['nq']} queries)"
+        + (f"; C client {r['qps_c']:.1f} qps" if r.get("qps_c") else ""))
 
 
-def measure_pg(args, ds, label, setup, qids, qvecs, vec_oid, gt, warmup):
+def measure_pg(args, ds, label, setup, qids, qvecs, vec_oid, gt, warmup, libpq=True):
     sql = query_sql(args, ds)
     with connect(vec_oid) as c:
         for s in setup:
@@ -630,6 +683,10 @@ def measure_pg(args, ds, label, setup, qids, qvecs, vec_oid, gt, warmup):
     rec = {"nq": one["nq"], "recall": recall_at_k(one["results"], gt[0], gt[1], args.k),
            "qps": one["qps"], "p50_ms": one["p50_ms"], "p99_ms": one["p99_ms"], "cpu_ms": one["cpu_ms"],
            "time_capped": one["capped"], "plan": plan}
+    c = run_queries_libpq(args, sql, setup, qvecs, qids, warmup) if libpq and not args.no_libpq else None
+    if c is not None:
+        rec.update({"qps_c": c["qps"], "nq_c": c["nq"], "p50_ms_c": c["p50_ms"], "p99_ms_c": c["p99_ms"],
+                    "cpu_ms_c": c["cpu_ms"], "recall_c": recall_at_k(c["results"], gt[0], gt[1], args.k)})
     if args.clients > 1:
         many = run_queries_pg(args, sql, setup, qvecs, qids, args.clients, vec_oid, warmup)
         rec.update({"clients": args.clients, "qps_clients": many["qps"], "nq_clients": many["nq"],
@@ -865,9 +922,9 @@ def fmt(v, f):
 
 def print_table(records, clients):
     cols = [("engine", "<"), ("index", "<"), ("setting", "<"), ("build_s", ">"), ("size_MB", ">"),
-            ("mem_MB", ">"), ("nq", ">"), ("recall@k", ">"), ("qps", ">"), (f"qps_{clients}c", ">"),
-            ("p50_ms", ">"), ("p99_ms", ">"), ("cpu_ms", ">"), ("qps/faiss", ">"), ("cpu/faiss", ">"),
-            ("build/faiss", ">")]
+            ("mem_MB", ">"), ("nq", ">"), ("recall@k", ">"), ("qps", ">"), ("qps_c", ">"),
+            (f"qps_{clients}c", ">"), ("p50_ms", ">"), ("p99_ms", ">"), ("cpu_ms", ">"), ("qps/faiss", ">"),
+            ("qps_c/faiss", ">"), ("cpu/faiss", ">"), ("build/faiss", ">")]
     rows = []
     for r in records:
         rows.append([r["engine"], r["index"], r.get("setting") or "",
@@ -875,9 +932,11 @@ def print_table(records, clients):
                      fmt(r["index_bytes"] / 1e6 if r.get("index_bytes") is not None else None, ".1f"),
                      fmt(r["build_mem_peak_bytes"] / 1e6 if r.get("build_mem_peak_bytes") is not None else None, ".0f"),
                      str(r["nq"]) + ("*" if r.get("time_capped") else ""),
-                     fmt(r.get("recall"), ".4f"), fmt(r.get("qps"), ".1f"), fmt(r.get("qps_clients"), ".1f"),
+                     fmt(r.get("recall"), ".4f"), fmt(r.get("qps"), ".1f"), fmt(r.get("qps_c"), ".1f"),
+                     fmt(r.get("qps_clients"), ".1f"),
                      fmt(r.get("p50_ms"), ".2f"), fmt(r.get("p99_ms"), ".2f"), fmt(r.get("cpu_ms"), ".2f"),
-                     fmt(r.get("qps_vs_faiss"), ".2f"), fmt(r.get("cpu_vs_faiss"), ".2f"),
+                     fmt(r.get("qps_vs_faiss"), ".2f"), fmt(r.get("qps_c_vs_faiss"), ".2f"),
+                     fmt(r.get("cpu_vs_faiss"), ".2f"),
                      fmt(r.get("build_vs_faiss"), ".2f")])
     w = [max(len(c[0]), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
     line = lambda vals: "  ".join(format(v, a + str(w[i])) for i, (v, (_, a)) in enumerate(zip(vals, cols)))
@@ -914,6 +973,8 @@ def main():
                     help="ALTER COLUMN embedding SET COMPRESSION (default: default_toast_compression)")
     ap.add_argument("--parallel-workers", type=int, default=0,
                     help="max_parallel_workers_per_gather for queries (default 0: one core per query)")
+    ap.add_argument("--no-libpq", action="store_true",
+                    help="skip the C client (bench/client.c) measurement, qps_c")
     ap.add_argument("--no-faiss", action="store_true", help="skip FAISS")
     ap.add_argument("--no-faiss-ann", action="store_true", help="FAISS flat only, no HNSW/IVF")
     ap.add_argument("--holdout", type=int, default=1000, help="queries held out of sets without a query file")
@@ -969,7 +1030,9 @@ def main():
 
     # exact scan
     log(f"exact scan: {n_exact} queries, 1 and {args.clients} clients")
-    r = measure_pg(args, ds, "exact", query_setup, list(range(n_exact)), qvecs, vec_oid, gt, warmup=3)
+    # (no C-client run: a scan's milliseconds dwarf any client's cost)
+    r = measure_pg(args, ds, "exact", query_setup, list(range(n_exact)), qvecs, vec_oid, gt, warmup=3,
+                   libpq=False)
     r.update({"engine": "embed", "index": "exact scan", "setting": None})
     records.append(r)
     progress(r)
@@ -1091,6 +1154,8 @@ def main():
         f = faiss_records.get(key)
         if f:
             r["qps_vs_faiss"] = r["qps"] / f["qps"]
+            if r.get("qps_c"):
+                r["qps_c_vs_faiss"] = r["qps_c"] / f["qps"]
             if f.get("cpu_ms"):
                 r["cpu_vs_faiss"] = r["cpu_ms"] / f["cpu_ms"]
             if r.get("build_s") and f.get("build_s") and r["index"] != "exact scan":
@@ -1145,7 +1210,8 @@ def main():
     print()
     print_table(records, args.clients)
     print()
-    print("nq* = stopped by --max-seconds; qps = 1 client; "
+    print("nq* = stopped by --max-seconds; qps = 1 client (psycopg); qps_c = 1 client, the same queries "
+          "from a C loop over libpq (bench/client.c); "
           f"qps_{args.clients}c = {args.clients} clients together; p50/p99 = 1 client latency; "
           "cpu_ms = CPU time per query (ours: the server backend; FAISS: the bench process); "
           "mem_MB = peak private RSS of the building backend + its parallel workers; "

@@ -146,6 +146,8 @@ if [ -n "${BENCH_PG_CONF:-}" ]; then printf '%s\n' "$BENCH_PG_CONF" >>"$DATA/pos
 	>/dev/null 2>&1 || { cat "$WORK/server.log" >&2; die "could not start the cluster"; }
 STARTED=1
 export PGHOST=$WORK PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
+# bench.py builds bench/client.c against this installation's libpq
+export PG_CONFIG
 
 # shellcheck disable=SC2086 # BENCH_ARGS is a word list on purpose
 "$PYTHON" "$REPO/bench/bench.py" "$@" ${BENCH_ARGS:-}
