@@ -407,6 +407,8 @@ def load_table(args, ds):
             conn.execute(f"ALTER TABLE {t} ALTER COLUMN embedding SET STORAGE {args.storage}")
         if args.compression:
             conn.execute(f"ALTER TABLE {t} ALTER COLUMN embedding SET COMPRESSION {args.compression}")
+        if args.toast_tuple_target:
+            conn.execute(f"ALTER TABLE {t} SET (toast_tuple_target = {int(args.toast_tuple_target)})")
         rows = copy_rows(conn, t, ds, args.chunk)
     t_copy = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -971,6 +973,9 @@ def main():
                     help="ALTER COLUMN embedding SET STORAGE before loading (default: the type's)")
     ap.add_argument("--compression", choices=["pglz", "lz4"],
                     help="ALTER COLUMN embedding SET COMPRESSION (default: default_toast_compression)")
+    ap.add_argument("--toast-tuple-target", type=int,
+                    help="ALTER TABLE SET (toast_tuple_target = N) before loading: 8160 keeps rows up to "
+                         "a page inline and uncompressed")
     ap.add_argument("--parallel-workers", type=int, default=0,
                     help="max_parallel_workers_per_gather for queries (default 0: one core per query)")
     ap.add_argument("--no-libpq", action="store_true",
