@@ -84,7 +84,9 @@ embed_prefetch_item(Relation rel, BlockNumber blkno, OffsetNumber off, bool item
 	Buffer		buf = *hint_slot(rel_number(rel), blkno);
 	char	   *page;
 
-	if (buf <= 0 || buf > NBuffers || off < FirstOffsetNumber)
+	/* an offset from a corrupt link must not take the line pointer off the page */
+	if (buf <= 0 || buf > NBuffers || off < FirstOffsetNumber ||
+		offsetof(PageHeaderData, pd_linp) + off * sizeof(ItemIdData) > BLCKSZ)
 		return;
 	page = (char *) BufferGetBlock(buf);
 	if (!item)
