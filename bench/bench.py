@@ -948,6 +948,102 @@ def print_table(records, clients):
         print(line(r))
 
 
+ROUND_KEYS = ("qps", "p50_ms", "p99_ms", "cpu_ms", "qps_c", "p50_ms_c", "p99_ms_c", "cpu_ms_c",
+              "qps_clients", "p50_ms_clients", "p99_ms_clients")
+
+
+def merge_rounds(recs):
+    """One record from the rounds of one configuration: every timing is the
+    median over the rounds (the answers, hence recall and plan, are the same
+    in each); the single values are kept as <key>_rounds."""
+    out = dict(recs[0])
+    out["rounds"] = len(recs)
+    for k in ROUND_KEYS:
+        vals = [r[k] for r in recs if r.get(k) is not None and not np.isnan(r[k])]
+        if vals:
+            out[k] = float(np.median(vals))
+            if len(recs) > 1:
+                out[k + "_rounds"] = [r.get(k) for r in recs]
+    return out
+
+
+def faiss_key(am, params):
+    """Which FAISS index stands against our index `am` with `params`."""
+    if am == "hnsw":
+        return ("hnsw", int(params["m"]), int(params["ef_construction"]))
+    if am in IVF_AMS:
+        return ("ivf", int(params["lists"]))
+    return None
+
+
+def plan_for_faiss(args, ds, ams):
+    """Our index plan, plus (without --index) the default HNSW and IVF plans
+    for FAISS alone where the extension lacks those AMs."""
+    plan = index_plan(args, ds, ams)
+    extra = [] if args.index else [p for p in index_plan(args, ds, ["hnsw", "ivfflat"]) if p[0] not in ams]
+    return plan, extra
+
+
+def faiss_indexes(args, ds, queries, minfo, plan, extra):
+    """Build FAISS's flat index and the counterparts of the planned indexes:
+    {"indexes": {key: (label, index, build_s, set_param)}, "param": {key: name},
+    "queries": the queries as FAISS takes them, "unpaired": [(key, values)]}."""
+    fx = {"indexes": {}, "param": {}, "queries": None, "unpaired": []}
+    if args.no_faiss:
+        return fx
+    try:
+        faiss = faiss_prepare(ds)
+    except ImportError:
+        log("faiss not importable (apt-get install python3-faiss): skipped")
+        return fx
+    minfo["faiss"] = f"{faiss.__version__} ({faiss.get_compile_options().strip()}), 1 thread"
+    fx["queries"] = normalise(queries).astype(np.float32) if ds.metric == "cosine" else queries
+    fmetric = faiss.METRIC_L2 if ds.metric == "l2" else faiss.METRIC_INNER_PRODUCT
+
+    log("faiss flat")
+    t0 = time.perf_counter()
+    flat = faiss.IndexFlatL2(ds.dim) if ds.metric == "l2" else faiss.IndexFlatIP(ds.dim)
+    faiss_add(flat, ds, 50000)
+    fx["indexes"]["flat"] = ("IndexFlat" + ("L2" if ds.metric == "l2" else "IP"), flat,
+                             time.perf_counter() - t0, None)
+    if args.no_faiss_ann:
+        return fx
+
+    def set_ef(ix, v):
+        ix.hnsw.efSearch = v
+
+    def set_nprobe(ix, v):
+        ix.nprobe = v
+
+    for (am, params, guc, vals), paired in [(p, True) for p in plan] + [(p, False) for p in extra]:
+        key = faiss_key(am, params)
+        if key is None:
+            continue
+        if key not in fx["indexes"]:
+            t0 = time.perf_counter()
+            if key[0] == "hnsw":
+                log(f"faiss HNSW M={key[1]} efConstruction={key[2]}")
+                ix = faiss.IndexHNSWFlat(ds.dim, key[1], fmetric)
+                ix.hnsw.efConstruction = key[2]
+                faiss_add(ix, ds, 50000)
+                fx["indexes"][key] = (f"IndexHNSWFlat(M={key[1]},efC={key[2]})", ix,
+                                      time.perf_counter() - t0, set_ef)
+                fx["param"][key] = "efSearch"
+            else:
+                nl = key[1]
+                log(f"faiss IVFFlat nlist={nl}")
+                qz = faiss.IndexFlatL2(ds.dim) if ds.metric == "l2" else faiss.IndexFlatIP(ds.dim)
+                ix = faiss.IndexIVFFlat(qz, ds.dim, nl, fmetric)
+                ix.train(faiss_sample(ds, max(nl * 50, 1000), args.seed))
+                faiss_add(ix, ds, 50000)
+                fx["indexes"][key] = (f"IndexIVFFlat(nlist={nl})", ix, time.perf_counter() - t0, set_nprobe)
+                fx["param"][key] = "nprobe"
+        if not paired or guc != KNOWN_AMS[am]["guc"]:
+            # nothing of ours to stand next to: FAISS's default sweep on its own
+            fx["unpaired"].append((key, [str(v) for v in KNOWN_AMS[am]["sweep"]]))
+    return fx
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="fashion-mnist",
@@ -966,6 +1062,9 @@ def main():
     ap.add_argument("--rows", type=parse_count, default=0, help="use only the first N base rows")
     ap.add_argument("--k", type=int, default=10, help="neighbours per query, recall@k (default 10)")
     ap.add_argument("--clients", type=int, default=2, help="concurrent clients for qps_Nc (default 2)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="alternations of each index setting with its FAISS counterpart; timings are "
+                         "the median (default 3)")
     ap.add_argument("--max-seconds", type=float, default=120,
                     help="stop a measurement after this long; nq then shows * (default 120)")
     ap.add_argument("--metric", choices=sorted(OPERATORS), help="override the dataset's metric")
@@ -1033,18 +1132,58 @@ def main():
               "k": args.k, "queries_total": nq}
     records = []
 
-    # exact scan
+    # FAISS's counterparts are built first, so that each of our configurations
+    # is measured right next to its own: this VM's speed drifts by tens of
+    # percent over minutes, and the ratios should not.
+    plan, extra = plan_for_faiss(args, ds, ams)
+    fx = faiss_indexes(args, ds, queries, minfo, plan, extra)
+
+    def faiss_once(key, setting_value, qids):
+        label, ix, build_s, setp = fx["indexes"][key]
+        if setp is not None:
+            setp(ix, int(setting_value))
+        res = faiss_search(args, ix, fx["queries"], qids, args.k)
+        return {"engine": "faiss", "index": label,
+                "setting": None if setp is None else f"{fx['param'][key]}={setting_value}",
+                "build_s": build_s, "nq": res["nq"], "time_capped": res["time_capped"],
+                "recall": recall_at_k(res["results"], gt[0], gt[1], args.k),
+                "qps": res["qps"], "p50_ms": res["p50_ms"], "p99_ms": res["p99_ms"],
+                "cpu_ms": res["cpu_ms"]}
+
+    def measure_pair(ours, key, setting_value, qids, rounds):
+        """`rounds` alternations of our measurement and FAISS's (if it has a
+        counterpart); each timing is the median over the rounds."""
+        mine, theirs = [], []
+        for _ in range(rounds):
+            mine.append(ours())
+            if key in fx["indexes"]:
+                theirs.append(faiss_once(key, setting_value, qids))
+        r = merge_rounds(mine)
+        f = merge_rounds(theirs) if theirs else None
+        if f is not None:
+            r["qps_vs_faiss"] = r["qps"] / f["qps"]
+            if r.get("qps_c"):
+                r["qps_c_vs_faiss"] = r["qps_c"] / f["qps"]
+            if f.get("cpu_ms"):
+                r["cpu_vs_faiss"] = r["cpu_ms"] / f["cpu_ms"]
+        return r, f
+
+    # exact scan (one round: it is slow, and drift matters less at its scale)
     log(f"exact scan: {n_exact} queries, 1 and {args.clients} clients")
-    # (no C-client run: a scan's milliseconds dwarf any client's cost)
-    r = measure_pg(args, ds, "exact", query_setup, list(range(n_exact)), qvecs, vec_oid, gt, warmup=3,
-                   libpq=False)
+    r, f = measure_pair(
+        lambda: measure_pg(args, ds, "exact", query_setup, list(range(n_exact)), qvecs, vec_oid, gt,
+                           warmup=3, libpq=False),
+        "flat", None, list(range(n_exact)), 1)
     r.update({"engine": "embed", "index": "exact scan", "setting": None})
     records.append(r)
     progress(r)
+    faiss_records = []
+    if f is not None:
+        faiss_records.append(f)
+        progress(f)
     qsql = query_sql(args, ds)
 
     # index AMs
-    plan = index_plan(args, ds, ams)
     if not ams and not args.index and not plan:
         log("the extension has no index access methods yet: exact scan only")
     for am, params, guc, vals in plan:
@@ -1056,6 +1195,7 @@ def main():
         label = f"{am}(" + ",".join(f"{k}={v}" for k, v in params.items()) + ")"
         log(f"built in {b['build_s']:.2f}s, {b['index_bytes'] / 1e6:.1f} MB")
         idx_name = f"{args.table}_{am}_idx"
+        key = faiss_key(am, params)
         for v in vals:
             setup = query_setup + ([f"SET {guc} = {v}"] if guc else [])
             # What the planner picks by itself, then measure with seq scans
@@ -1067,104 +1207,34 @@ def main():
             if not any(idx_name in p for p in natural):
                 log(f"note: at {guc}={v} the planner prefers {natural} to {idx_name} "
                     "(measured with enable_seqscan = off)")
-            r = measure_pg(args, ds, label, setup + ["SET enable_seqscan = off"], list(range(nq)),
-                           qvecs, vec_oid, gt, warmup=20)
+            comparable = guc is not None and guc == KNOWN_AMS.get(am, {}).get("guc")
+            r, f = measure_pair(
+                lambda: measure_pg(args, ds, label, setup + ["SET enable_seqscan = off"], list(range(nq)),
+                                   qvecs, vec_oid, gt, warmup=20),
+                key if comparable else None, v, list(range(nq)), args.rounds)
             if not any(idx_name in p for p in r["plan"]):
                 log(f"warning: {label} {guc}={v}: plan does not use the index: {r['plan']}")
             r.update({"engine": "embed", "index": label, "am": am, "index_params": params,
                       "setting": f"{guc}={v}" if guc else None, "planner_plan": natural,
                       "planner_uses_index": any(idx_name in p for p in natural), **b})
+            if f is not None and r.get("build_s") and f.get("build_s"):
+                r["build_vs_faiss"] = r["build_s"] / f["build_s"]
             records.append(r)
             progress(r)
+            if f is not None and not any(x["index"] == f["index"] and x["setting"] == f["setting"]
+                                         for x in faiss_records):
+                faiss_records.append(f)
+                progress(f)
         with connect() as c:
             c.execute(f"DROP INDEX IF EXISTS {args.table}_{am}_idx")
 
-    # FAISS
-    faiss_records = {}
-    if not args.no_faiss:
-        try:
-            faiss = faiss_prepare(ds)
-        except ImportError:
-            faiss = None
-            log("faiss not importable (apt-get install python3-faiss): skipped")
-        if faiss:
-            minfo["faiss"] = f"{faiss.__version__} ({faiss.get_compile_options().strip()}), 1 thread"
-            fq = normalise(queries).astype(np.float32) if ds.metric == "cosine" else queries
-            fmetric = faiss.METRIC_L2 if ds.metric == "l2" else faiss.METRIC_INNER_PRODUCT
-
-            def faiss_run(label, index, build_s, setting, qids, key):
-                res = faiss_search(args, index, fq, qids, args.k)
-                rec = {"engine": "faiss", "index": label, "setting": setting, "build_s": build_s,
-                       "nq": res["nq"], "time_capped": res["time_capped"],
-                       "recall": recall_at_k(res["results"], gt[0], gt[1], args.k),
-                       "qps": res["qps"], "p50_ms": res["p50_ms"], "p99_ms": res["p99_ms"],
-                       "cpu_ms": res["cpu_ms"]}
-                records.append(rec)
-                faiss_records[key] = rec
-                progress(rec)
-
-            log("faiss flat")
-            t0 = time.perf_counter()
-            flat = faiss.IndexFlatL2(ds.dim) if ds.metric == "l2" else faiss.IndexFlatIP(ds.dim)
-            faiss_add(flat, ds, 50000)
-            faiss_run("IndexFlat" + ("L2" if ds.metric == "l2" else "IP"), flat,
-                      time.perf_counter() - t0, None, list(range(n_exact)), ("exact", None))
-            del flat
-            if not args.no_faiss_ann:
-                faiss_ivf_done = set()
-                for am, params, guc, vals in plan + ([] if args.index else
-                                                     [p for p in index_plan(args, ds, ["hnsw", "ivfflat"])
-                                                      if p[0] not in ams]):
-                    if am in KNOWN_AMS and guc != KNOWN_AMS[am]["guc"]:
-                        vals = [str(v) for v in KNOWN_AMS[am]["sweep"]]
-                    if am == "hnsw":
-                        m, efc = int(params["m"]), int(params["ef_construction"])
-                        log(f"faiss HNSW M={m} efConstruction={efc}")
-                        t0 = time.perf_counter()
-                        ix = faiss.IndexHNSWFlat(ds.dim, m, fmetric)
-                        ix.hnsw.efConstruction = efc
-                        faiss_add(ix, ds, 50000)
-                        bs = time.perf_counter() - t0
-                        for v in vals:
-                            ix.hnsw.efSearch = int(v)
-                            faiss_run(f"IndexHNSWFlat(M={m},efC={efc})", ix, bs, f"efSearch={v}",
-                                      list(range(nq)), ("hnsw", str(v)))
-                    elif am in IVF_AMS:
-                        nl = int(params["lists"])
-                        if nl in faiss_ivf_done:
-                            continue
-                        faiss_ivf_done.add(nl)
-                        log(f"faiss IVFFlat nlist={nl}")
-                        t0 = time.perf_counter()
-                        qz = faiss.IndexFlatL2(ds.dim) if ds.metric == "l2" else faiss.IndexFlatIP(ds.dim)
-                        ix = faiss.IndexIVFFlat(qz, ds.dim, nl, fmetric)
-                        ix.train(faiss_sample(ds, max(nl * 50, 1000), args.seed))
-                        faiss_add(ix, ds, 50000)
-                        bs = time.perf_counter() - t0
-                        for v in vals:
-                            ix.nprobe = int(v)
-                            faiss_run(f"IndexIVFFlat(nlist={nl})", ix, bs, f"nprobe={v}",
-                                      list(range(nq)), ("ivf", str(v)))
-
-    # ratios: ours / FAISS's for the matching configuration
-    for r in records:
-        if r["engine"] != "embed":
-            continue
-        if r["index"] == "exact scan":
-            key = ("exact", None)
-        elif r.get("setting") and r["setting"].split("=", 1)[0] == KNOWN_AMS.get(r.get("am"), {}).get("guc"):
-            key = ("ivf" if r["am"] in IVF_AMS else r["am"], r["setting"].split("=", 1)[1])
-        else:
-            key = None
-        f = faiss_records.get(key)
-        if f:
-            r["qps_vs_faiss"] = r["qps"] / f["qps"]
-            if r.get("qps_c"):
-                r["qps_c_vs_faiss"] = r["qps_c"] / f["qps"]
-            if f.get("cpu_ms"):
-                r["cpu_vs_faiss"] = r["cpu_ms"] / f["cpu_ms"]
-            if r.get("build_s") and f.get("build_s") and r["index"] != "exact scan":
-                r["build_vs_faiss"] = r["build_s"] / f["build_s"]
+    # FAISS baselines with no index of ours to pair with (the extension lacks the AM)
+    for key, vals in fx["unpaired"]:
+        for v in vals:
+            f = merge_rounds([faiss_once(key, v, list(range(nq))) for _ in range(args.rounds)])
+            faiss_records.append(f)
+            progress(f)
+    records.extend(faiss_records)
 
     # output
     minfo["loadavg_at_end"] = os.getloadavg()
@@ -1220,7 +1290,8 @@ def main():
           f"qps_{args.clients}c = {args.clients} clients together; p50/p99 = 1 client latency; "
           "cpu_ms = CPU time per query (ours: the server backend; FAISS: the bench process); "
           "mem_MB = peak private RSS of the building backend + its parallel workers; "
-          "x/faiss = ours divided by FAISS's for the same configuration")
+          "x/faiss = ours divided by FAISS's for the same configuration, measured alternately "
+          f"({args.rounds} rounds per index setting, timings the median; the exact scan 1 round)")
     print(f"results   {os.path.relpath(out)}   (total {time.perf_counter() - t_start:.0f}s)")
 
 
