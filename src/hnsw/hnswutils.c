@@ -37,9 +37,25 @@ hnsw_index_info(HnswIndexInfo *info, Relation index, bool building)
 	/* half precision needs to know the metric, to bound its error */
 	info->half = info->distkind != VECTOR_DIST_OTHER &&
 		hnsw_precision(index) == HNSW_PRECISION_HALF;
-	hnsw_read_meta(index, &meta);
-	info->m = meta.m;
-	info->ef_construction = meta.ef_construction;
+	/*
+	 * m and ef_construction are fixed when the metapage is written: once read
+	 * they live in rd_amcache (freed with the relcache entry, e.g. by a
+	 * REINDEX), which saves every scan and insert a metapage read.
+	 */
+	if (index->rd_amcache == NULL || building)
+	{
+		hnsw_read_meta(index, &meta);
+		if (building)
+		{
+			info->m = meta.m;
+			info->ef_construction = meta.ef_construction;
+			return;
+		}
+		index->rd_amcache = MemoryContextAlloc(index->rd_indexcxt, sizeof(HnswMetaPageData));
+		memcpy(index->rd_amcache, &meta, sizeof(HnswMetaPageData));
+	}
+	info->m = ((HnswMetaPageData *) index->rd_amcache)->m;
+	info->ef_construction = ((HnswMetaPageData *) index->rd_amcache)->ef_construction;
 }
 
 /*
