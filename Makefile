@@ -16,6 +16,7 @@ OBJS = \
 	src/kernels.o \
 	src/vecparse.o \
 	src/vector.o \
+	src/detoast.o \
 	src/aggregate.o \
 	src/recall.o \
 	src/bufhint.o \

@@ -79,6 +79,38 @@ INSERT INTO io_big SELECT array_agg(i * 0.25)::vector FROM generate_series(1, 16
 SELECT vector_dims(v), (v::real[])[1] AS first, (v::real[])[16000] AS last,
        v = (SELECT array_agg(i * 0.25)::vector FROM generate_series(1, 16000) i) AS same
 FROM io_big;
+-- compressed inline (a row over ~2 KB whose vector compresses: storage
+-- main), read back by embed's own pglz decoder (src/detoast.c).  Each value
+-- must equal the same value in a column that is never compressed.  The
+-- first third repeats a byte pattern of period 1..8 (bytes 01 02 .. p, as
+-- floats), the second is pixel-like (zeros and small integers), the last
+-- has no repeats, so the stream ends in literals.
+CREATE TABLE io_pz (id int, v vector(1200));
+CREATE TABLE io_plain (id int, v vector(1200));
+ALTER TABLE io_plain ALTER COLUMN v SET STORAGE plain;
+CREATE TEMP TABLE io_period (p int, f real[]);
+INSERT INTO io_period VALUES
+  (1, '{2.36942783e-38}'), (2, '{9.4779983e-38}'),
+  (3, '{2.40623377e-38,9.4782864e-38,3.82047278e-37}'), (4, '{1.53998961e-36}'),
+  (5, '{1.53998961e-36,3.82047368e-37,9.47886262e-38,2.44311202e-38,6.20716262e-36}'),
+  (6, '{1.53998961e-36,9.47915072e-38,2.50174671e-35}'),
+  (7, '{1.53998961e-36,2.47999028e-38,6.20716262e-36,9.47943883e-38,2.50174671e-35,3.82047457e-37,1.00825135e-34}'),
+  (8, '{1.53998961e-36,4.06321607e-34}');
+CREATE TEMP VIEW io_pz_src AS
+SELECT i AS id, (SELECT array_agg(CASE
+         WHEN j <= 400 THEN f[1 + (j - 1) % cardinality(f)]
+         WHEN j <= 800 THEN CASE WHEN (j * i) % 5 = 0 THEN (j * 37 + i) % 256 ELSE 0 END
+         ELSE sin(i * 1000 + j) END ORDER BY j)
+       FROM generate_series(1, 1200) j)::vector(1200) AS v
+FROM generate_series(1, 16) i JOIN io_period ON p = 1 + i % 8;
+INSERT INTO io_pz SELECT * FROM io_pz_src;
+INSERT INTO io_plain SELECT * FROM io_pz_src;
+SELECT count(*) FILTER (WHERE pg_column_compression(a.v) = 'pglz') AS compressed,
+       count(*) FILTER (WHERE pg_column_compression(b.v) IS NULL) AS plain,
+       bool_and(a.v = b.v) AS same, bool_and(a.v::text = b.v::text) AS same_text,
+       bool_and(a.v <-> q.v = b.v <-> q.v AND a.v <=> q.v = b.v <=> q.v) AS same_distances
+FROM io_pz a JOIN io_plain b USING (id), (SELECT v FROM io_plain WHERE id = 3) q;
+DROP TABLE io_pz, io_plain;
 
 --
 -- binary output (vector_send): big-endian uint16 dim, uint16 0, float4s

@@ -21,11 +21,13 @@ typedef struct Vector
 } Vector;
 
 #define VECTOR_SIZE(dim)		(offsetof(Vector, x) + sizeof(float) * (dim))
-#define DatumGetVector(d)		((Vector *) PG_DETOAST_DATUM(d))
+#define DatumGetVector(d)		embed_detoast_vector(d)
 #define PG_GETARG_VECTOR_P(n)	DatumGetVector(PG_GETARG_DATUM(n))
 #define PG_RETURN_VECTOR_P(v)	PG_RETURN_POINTER(v)
 
 extern Vector *new_vector(int dim);
+/* detoast.c: PG_DETOAST_DATUM, faster for inline pglz-compressed vectors */
+extern Vector *embed_detoast_vector(Datum d);
 
 /* shared checks, also used by other element types and the aggregates */
 extern void embed_check_dims(int dim, const char *typname);
