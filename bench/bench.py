@@ -1062,9 +1062,9 @@ def main():
     ap.add_argument("--rows", type=parse_count, default=0, help="use only the first N base rows")
     ap.add_argument("--k", type=int, default=10, help="neighbours per query, recall@k (default 10)")
     ap.add_argument("--clients", type=int, default=2, help="concurrent clients for qps_Nc (default 2)")
-    ap.add_argument("--rounds", type=int, default=3,
+    ap.add_argument("--rounds", type=int, default=5,
                     help="alternations of each index setting with its FAISS counterpart; timings are "
-                         "the median (default 3)")
+                         "the median (default 5)")
     ap.add_argument("--max-seconds", type=float, default=120,
                     help="stop a measurement after this long; nq then shows * (default 120)")
     ap.add_argument("--metric", choices=sorted(OPERATORS), help="override the dataset's metric")
