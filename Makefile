@@ -68,7 +68,7 @@ $(OBJS): $(wildcard src/*.h src/*/*.h)
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
-.PHONY: test demo bench
+.PHONY: test demo bench fuzz-pglz
 
 # The two user-facing commands: each bootstraps its own dependencies.
 test:
@@ -79,3 +79,11 @@ demo:
 
 bench:
 	@bash bench/run.sh $(if $(DATASET),--dataset $(DATASET)) $(if $(INDEX),--index "$(INDEX)") $(if $(SWEEP),--sweep "$(SWEEP)")
+
+# src/detoast.c's pglz decoder against PostgreSQL's, under AddressSanitizer
+# (no server needed; not part of `make test`)
+fuzz-pglz:
+	$(CC) -O1 -g -fsanitize=address,undefined -I$(shell $(PG_CONFIG) --includedir-server) \
+		test/fuzz/pglz.c $(shell $(PG_CONFIG) --pkglibdir)/libpgcommon.a \
+		$(shell $(PG_CONFIG) --pkglibdir)/libpgport.a -o test/fuzz/pglz
+	test/fuzz/pglz

@@ -37,8 +37,8 @@
 
 /*
  * Decode src[0..srclen) into dst, which has room for rawsize + SLACK bytes.
- * True when the stream yields exactly rawsize bytes and never refers back
- * before dst.
+ * True when the whole stream yields exactly rawsize bytes and never refers
+ * back before dst.
  */
 static bool
 pglz_decode(const unsigned char *src, int32 srclen, unsigned char *dst, int32 rawsize)
@@ -139,7 +139,8 @@ pglz_decode(const unsigned char *src, int32 srclen, unsigned char *dst, int32 ra
 			dp += len;
 		}
 	}
-	return dp == dend;
+	/* as PostgreSQL's: all of the stream, and exactly rawsize bytes */
+	return dp == dend && sp == srcend;
 }
 
 /*
