@@ -23,38 +23,99 @@
 #include "bufhint.h"
 
 /*
- * One slot per shared buffer (a power of two at least NBuffers, so blocks
- * resident at the same time rarely collide), but at most 2^18 slots (1 MB);
- * allocated on first use, so only backends that search pay for it.  A slot
- * holds only a buffer number: small enough for the table to stay in the
- * CPU's cache, since its lookup comes first on every step of a search.
- * What block the buffer holds is checked where it matters: ReadRecentBuffer
- * checks the tag, and a prefetch of the wrong page costs nothing but the
- * prefetch.
+ * The hints of a relation are an array indexed by block number, so that a
+ * search over an index of a few thousand pages touches a few tens of KB of
+ * them, which stay in the CPU's cache (their lookup comes first on every
+ * step of a search).  A few relations keep arrays, most recently used
+ * first; blocks past HINT_MAX_BLOCKS, and further relations, share a small
+ * hashed table instead.  A slot holds only a buffer number.  What block the
+ * buffer holds is checked where it matters: ReadRecentBuffer checks the
+ * tag, and a prefetch of the wrong page costs nothing but the prefetch.
  */
-#define HINT_MIN_SLOTS	4096
-#define HINT_MAX_SLOTS	(1 << 18)
+#define HINT_RELS		4
+#define HINT_MAX_BLOCKS	(1 << 20)	/* 4 MB of hints: an 8 GB index */
+#define HINT_HASH_SLOTS	(1 << 14)
 #ifndef PREFETCH_ITEM_BYTES
 #define PREFETCH_ITEM_BYTES 4096
 #endif
 
 #if PG_VERSION_NUM >= 140000
-static Buffer *hints;
-static uint32 hint_mask;
+typedef struct RelHints
+{
+	Oid			relnumber;
+	uint32		nblocks;		/* slots allocated */
+	Buffer	   *slots;
+} RelHints;
+
+static RelHints relhints[HINT_RELS];	/* [0] is the most recently used */
+static Buffer *hashed;
+
+/*
+ * The hint slot of a block; with `grow`, made to exist (the caller stores
+ * into it), else NULL when there is none yet.
+ */
+static Buffer *
+hint_slot_slow(Oid relnumber, BlockNumber blkno, bool grow)
+{
+	int			i;
+
+	for (i = 0; i < HINT_RELS; i++)
+		if (relhints[i].relnumber == relnumber && relhints[i].slots != NULL)
+			break;
+	if (i == HINT_RELS)
+	{
+		if (!grow)
+			return NULL;
+		/* the least recently used gives way */
+		i = HINT_RELS - 1;
+		if (relhints[i].slots != NULL)
+			pfree(relhints[i].slots);
+		relhints[i].relnumber = relnumber;
+		relhints[i].nblocks = 0;
+		relhints[i].slots = NULL;
+	}
+	if (i > 0)
+	{
+		RelHints	r = relhints[i];
+
+		memmove(&relhints[1], &relhints[0], sizeof(RelHints) * i);
+		relhints[0] = r;
+	}
+	if (blkno >= relhints[0].nblocks)
+	{
+		uint32		n = Max(relhints[0].nblocks, 1024);
+
+		if (blkno >= HINT_MAX_BLOCKS)
+		{
+			if (hashed == NULL)
+			{
+				if (!grow)
+					return NULL;
+				hashed = MemoryContextAllocZero(TopMemoryContext, sizeof(Buffer) * HINT_HASH_SLOTS);
+			}
+			return &hashed[(blkno * 2654435761u ^ relnumber * 40503u) & (HINT_HASH_SLOTS - 1)];
+		}
+		if (!grow)
+			return NULL;
+		while (n <= blkno)
+			n *= 2;
+		n = Min(n, HINT_MAX_BLOCKS);
+		relhints[0].slots = relhints[0].slots
+			? repalloc(relhints[0].slots, sizeof(Buffer) * n)
+			: MemoryContextAlloc(TopMemoryContext, sizeof(Buffer) * n);
+		memset(relhints[0].slots + relhints[0].nblocks, 0,
+			   sizeof(Buffer) * (n - relhints[0].nblocks));
+		relhints[0].nblocks = n;
+	}
+	return &relhints[0].slots[blkno];
+}
 
 static inline Buffer *
-hint_slot(Oid relnumber, BlockNumber blkno)
+hint_slot(Oid relnumber, BlockNumber blkno, bool grow)
 {
-	if (unlikely(hints == NULL))
-	{
-		uint32		n = HINT_MIN_SLOTS;
-
-		while (n < (uint32) NBuffers && n < HINT_MAX_SLOTS)
-			n <<= 1;
-		hints = MemoryContextAllocZero(TopMemoryContext, sizeof(Buffer) * n);
-		hint_mask = n - 1;
-	}
-	return &hints[(blkno * 2654435761u ^ relnumber * 40503u) & hint_mask];
+	if (likely(relhints[0].relnumber == relnumber && blkno < relhints[0].nblocks))
+		return &relhints[0].slots[blkno];
+	return hint_slot_slow(relnumber, blkno, grow);
 }
 
 static inline Oid
@@ -81,7 +142,8 @@ void
 embed_prefetch_item(Relation rel, BlockNumber blkno, OffsetNumber off, bool item)
 {
 #if PG_VERSION_NUM >= 140000 && defined(__GNUC__)
-	Buffer		buf = *hint_slot(rel_number(rel), blkno);
+	Buffer	   *slot = hint_slot(rel_number(rel), blkno, false);
+	Buffer		buf = slot ? *slot : InvalidBuffer;
 	char	   *page;
 
 	/* an offset from a corrupt link must not take the line pointer off the page */
@@ -120,7 +182,7 @@ Buffer
 embed_read_buffer(Relation rel, BlockNumber blkno)
 {
 #if PG_VERSION_NUM >= 140000
-	Buffer	   *h = hint_slot(rel_number(rel), blkno);
+	Buffer	   *h = hint_slot(rel_number(rel), blkno, true);
 	Buffer		buf = *h;
 
 	if (buf > 0 && buf <= NBuffers &&
