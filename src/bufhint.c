@@ -6,9 +6,8 @@
  * buffer-mapping lookup: hashing the tag and taking a partition lock.  We
  * remember the buffer each (relation, block) was last found in, and
  * ReadRecentBuffer (PostgreSQL 14+) pins it directly after checking that it
- * still holds that block; a stale hint just falls back to ReadBuffer.  The
- * table is direct-mapped and only ever a hint, so collisions cost nothing
- * but a lookup.
+ * still holds that block; a stale hint just falls back to ReadBuffer.  A
+ * hint is only ever a hint: a wrong one costs a lookup, never a wrong page.
  *
  * The same hints let a search prefetch into the CPU cache the pages it is
  * about to read (a search knows all of an element's neighbours before it
