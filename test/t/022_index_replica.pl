@@ -1,7 +1,8 @@
 # hnsw, ivfflat and ivfrabitq on a streaming standby: after CREATE INDEX,
 # inserts, deletes and VACUUM on the primary, the standby's index is the
 # same, page for page, and answers every query exactly as the primary does
-# (ivfrabitq reranks from heap rows, which the standby must read alike).
+# (ivfrabitq reranks from heap rows, which the standby must read alike),
+# also for an hnsw index of integer-valued vectors (stored as bytes).
 # The primary runs with wal_consistency_checking, so replay also checks each
 # record against the page the primary wrote.
 use strict;
@@ -80,6 +81,19 @@ for my $name (@big_ams)
 		INSERT INTO big_$name SELECT id + 1000, v FROM big_$name WHERE id < 30;
 	});
 }
+# Integer-valued vectors: hnsw stores those spanning at most 256 values as
+# bytes, the others (about a tenth here) as exact halves, in one index.
+my $ints = q{(SELECT array_agg(round(x * 100)) FROM unnest(v::real[]) x)::vector(100)};
+$primary->safe_psql($db, qq{
+	CREATE TABLE iv (id int PRIMARY KEY, v vector(100));
+	INSERT INTO iv SELECT id, $ints FROM words WHERE id <= 1500;
+	CREATE INDEX iv_l2 ON iv USING hnsw (v vector_l2_ops);
+	SET wal_consistency_checking = 'generic';
+	INSERT INTO iv SELECT id, $ints FROM words WHERE id > 1500 AND id <= 1800;
+	DELETE FROM iv WHERE id % 10 IN (2, 5);
+	VACUUM iv;
+	INSERT INTO iv SELECT id, $ints FROM words WHERE id > 1800 AND id <= 1900;
+});
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 ok(!$standby->log_contains(qr/inconsistent page found/), 'standby replay matched every page image');
 
@@ -148,9 +162,24 @@ for my $name (@big_ams)
 	is($standby->safe_psql($db, $big_sql), $bp, "$name, 3,000 dimensions: standby answers exactly as the primary");
 }
 
+{
+	my $iv_sql = q{
+		SET enable_seqscan = off;
+		SELECT string_agg(q.id || ':' || n.ids, E'\n' ORDER BY q.id)
+		FROM (SELECT id, v FROM iv WHERE id % 50 = 1) q
+		CROSS JOIN LATERAL (
+		  SELECT string_agg(t.id || '@' || (t.v <-> q.v), ',') AS ids
+		  FROM (SELECT id, v FROM iv t ORDER BY v <-> q.v LIMIT 10) t) n};
+	my $p = $primary->safe_psql($db, $iv_sql);
+	my @lines = split /\n/, $p;
+	is(scalar @lines, 38, 'integer vectors: every query answered on the primary');
+	like($lines[0], qr/^1:\d+\@0,/, 'integer vectors: a stored row is nearest to itself, at distance 0');
+	is($standby->safe_psql($db, $iv_sql), $p, 'integer vectors: standby answers exactly as the primary');
+}
+
 # Page for page.  The unused middle of a page (pd_lower..pd_upper) and the
 # header's LSN/checksum are not replicated by design, so they are left out.
-my @indexes = ((map { ("r_${_}_cos", "r_${_}_l2") } @ams), map { "big_${_}_l2" } @big_ams);
+my @indexes = ((map { ("r_${_}_cos", "r_${_}_l2") } @ams), (map { "big_${_}_l2" } @big_ams), 'iv_l2');
 SKIP:
 {
 	skip 'pageinspect not available', 2 * @indexes unless $have_pageinspect;
