@@ -3,6 +3,7 @@
 #   make demo    build, install and run the demo on a throwaway cluster
 #   make test    build, install and run every test (pg_regress + TAP + clients)
 #   make bench   benchmarks (see bench/README.md)
+#   make stress  race-hunting runs on a build that widens race windows
 #
 # Both demo and test install missing Debian packages first, so they work on a
 # fresh machine; plain `make` / `make install` need postgresql-server-dev-NN.
@@ -58,17 +59,25 @@ PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 # attributes and chosen at load time (src/kernels.c).
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 
+# Extra compile flags for special builds (`make stress`: -DEMBED_STRESS_RACES,
+# see src/stress.h).  The objects depend on a stamp holding the flags they
+# were built with, so switching builds recompiles everything.
+EMBED_CFLAGS ?=
+PG_CFLAGS += $(EMBED_CFLAGS)
+BUILD_STAMP = .build-flags
+$(shell echo '$(EMBED_CFLAGS)' | cmp -s - $(BUILD_STAMP) 2>/dev/null || echo '$(EMBED_CFLAGS)' > $(BUILD_STAMP))
+
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 endif
 
 # PGXS tracks no header dependencies: rebuild everything when a header changes.
-$(OBJS): $(wildcard src/*.h src/*/*.h)
+$(OBJS): $(wildcard src/*.h src/*/*.h) $(BUILD_STAMP)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
-.PHONY: test demo bench fuzz-pglz
+.PHONY: test demo bench stress fuzz-pglz
 
 # The two user-facing commands: each bootstraps its own dependencies.
 test:
@@ -76,6 +85,11 @@ test:
 
 demo:
 	@bash test/scripts/run-demo.sh
+
+# Race-hunting runs on a build that widens race windows (src/stress.h);
+# the normal build is restored afterwards.  Not part of `make test`.
+stress:
+	@bash test/scripts/run-stress.sh
 
 bench:
 	@bash bench/run.sh $(if $(DATASET),--dataset $(DATASET)) $(if $(INDEX),--index "$(INDEX)") $(if $(SWEEP),--sweep "$(SWEEP)")

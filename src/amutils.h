@@ -12,6 +12,8 @@
 #include "storage/bufmgr.h"
 #include "utils/rel.h"
 
+#include "stress.h"
+
 /*
  * Page changes: one generic WAL record per change, or plain dirty buffers
  * while CREATE INDEX builds a relation that is WAL-logged as a whole at the

@@ -199,3 +199,21 @@ embed_read_buffer(Relation rel, BlockNumber blkno)
 	return ReadBuffer(rel, blkno);
 #endif
 }
+
+#ifdef EMBED_STRESS_RACES
+extern void embed_stress_release(Buffer buf, bool unlock);
+
+/* see stress.h: a release, then now and then a pause for others to run */
+void
+embed_stress_release(Buffer buf, bool unlock)
+{
+	static uint32 n;
+
+	if (unlock)
+		UnlockReleaseBuffer(buf);
+	else
+		ReleaseBuffer(buf);
+	if ((++n & 15) == 0)
+		pg_usleep(50);
+}
+#endif

@@ -284,6 +284,8 @@ hnsw_load_candidates(HnswIndexInfo *info, ItemPointer tids, float4 *dists, int n
 			etup = hnsw_mem_element(info->mem, &tids[i], &c->value);
 			if (etup == NULL)
 				continue;
+			c->deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;
+			c->form = etup->flags & HNSW_ELEMENT_FORM;
 		}
 		else
 		{
@@ -297,11 +299,16 @@ hnsw_load_candidates(HnswIndexInfo *info, ItemPointer tids, float4 *dists, int n
 				UnlockReleaseBuffer(buf);
 				continue;
 			}
+			/*
+			 * etup points into the buffer: everything is copied out of it
+			 * before the pin goes (once unpinned, the buffer may hold
+			 * another page at any moment).
+			 */
 			c->value = hnsw_load_value(info->index, etup, info->m, true);
+			c->deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;
+			c->form = etup->flags & HNSW_ELEMENT_FORM;
 			UnlockReleaseBuffer(buf);
 		}
-		c->deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;
-		c->form = etup->flags & HNSW_ELEMENT_FORM;
 		c->dist = dists ? dists[i] : hnsw_distance(info, from, hnsw_candidate_full(c));
 		cands = lappend(cands, c);
 	}
@@ -449,7 +456,7 @@ add_backlink(HnswIndexInfo *info, HnswCandidate *nbr, int layer, ItemPointer new
 	etup = hnsw_get_element(info->index, page, ItemPointerGetOffsetNumber(&nbr->tid), info->m);
 	if (etup == NULL)
 		page_write_abort(&w);
-	else if (sel != NIL && HnswCounts(etup)[layer] == n &&
+	else if (sel != NIL && etup->level >= layer && HnswCounts(etup)[layer] == n &&
 			 memcmp(HnswNeighbors(etup, m) + start, oldnbrs, sizeof(ItemPointerData) * n) == 0)
 	{
 		hnsw_write_list(etup, m, layer, sel);

@@ -10,6 +10,7 @@
 #   PG_CONFIG          default /usr/lib/postgresql/15/bin/pg_config
 #   EMBED_TEST_USER    OS user that runs the servers when we are root (default postgres)
 #   KEEP_TMP=1         keep the temp dir (logs, data dirs) for debugging
+#   EMBED_CFLAGS       extra compile flags (make stress: -DEMBED_STRESS_RACES)
 
 set -euo pipefail
 
@@ -98,9 +99,9 @@ ensure_deps() {
 
 build_install() {
 	log "building embed ($PG_CONFIG)"
-	make --no-print-directory -C "$EMBED_REPO" -j2 PG_CONFIG="$PG_CONFIG" || die "build failed"
+	make --no-print-directory -C "$EMBED_REPO" -j2 PG_CONFIG="$PG_CONFIG" EMBED_CFLAGS="${EMBED_CFLAGS:-}" || die "build failed"
 	log "installing embed"
-	as_root make --no-print-directory -C "$EMBED_REPO" install PG_CONFIG="$PG_CONFIG" || die "make install failed"
+	as_root make --no-print-directory -C "$EMBED_REPO" install PG_CONFIG="$PG_CONFIG" EMBED_CFLAGS="${EMBED_CFLAGS:-}" || die "make install failed"
 }
 
 # ---------------------------------------------------------------------------
