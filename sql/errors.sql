@@ -112,3 +112,21 @@ FROM (VALUES
 	('short header', '\x0001', 'vector'),
 	('typmod mismatch', '\x000200003f80000040000000', 'vector(3)')
 ) t(what, payload, typ);
+
+-- embed_index_recall reads every row: refused where row-level security
+-- hides some of them from the caller, allowed for the owner
+CREATE TABLE rls_t (id int, owner_name text, v vector(2));
+INSERT INTO rls_t SELECT i, CASE WHEN i % 2 = 0 THEN 'regress_rls_alice' ELSE 'other' END,
+	ARRAY[i, i % 7]::vector FROM generate_series(1, 50) i;
+CREATE INDEX rls_t_v ON rls_t USING hnsw (v vector_l2_ops);
+ALTER TABLE rls_t ENABLE ROW LEVEL SECURITY;
+CREATE POLICY rls_t_own ON rls_t USING (owner_name = current_user);
+CREATE ROLE regress_rls_alice;
+GRANT SELECT ON rls_t TO regress_rls_alice;
+SELECT embed_index_recall('rls_t_v', 5, 3) > 0 AS owner_may;
+SET ROLE regress_rls_alice;
+SELECT count(*) AS alice_sees FROM rls_t;
+SELECT embed_index_recall('rls_t_v', 5, 3);
+RESET ROLE;
+DROP TABLE rls_t;
+DROP ROLE regress_rls_alice;

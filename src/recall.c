@@ -29,6 +29,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 
 /* a bounded max-heap of the k smallest distances seen */
@@ -119,6 +120,19 @@ embed_index_recall(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for table %s", get_rel_name(heapoid))));
+
+	/*
+	 * The sample and the exact pass read every row, and the index scans see
+	 * every row: under row-level security that is more than the caller may
+	 * see, so such a table is refused (its owner, a superuser or a role with
+	 * BYPASSRLS, for whom no policy applies, may go on).
+	 */
+	if (check_enable_rls(heapoid, InvalidOid, true) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("embed_index_recall cannot measure table \"%s\": row-level security applies to the current user",
+						get_rel_name(heapoid)),
+				 errhint("Run it as the table's owner or as a role with BYPASSRLS.")));
 
 	heap = table_open(heapoid, AccessShareLock);
 	index = index_open(indexoid, AccessShareLock);

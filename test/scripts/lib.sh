@@ -79,9 +79,11 @@ ensure_deps() {
 		is_root || command -v sudo >/dev/null ||
 			die "missing ${need[*]}; run as root or install sudo"
 		log "installing ${need[*]}"
-		as_root apt-get update -qq
+		# Another apt (unattended-upgrades, a second install) may hold the
+		# dpkg and list locks: wait for it, up to 10 minutes, instead of failing.
+		as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
 		as_root env DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y -qq --no-install-recommends "${need[@]}"
+			apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}"
 	fi
 
 	[ -x "$PG_CONFIG" ] || die "PG_CONFIG=$PG_CONFIG is not an executable pg_config"
