@@ -26,6 +26,25 @@ unset MAKEFLAGS MFLAGS MAKELEVEL
 # Stray libpq settings from the caller's shell would redirect our clients.
 unset PGHOSTADDR PGSERVICE PGSERVICEFILE PGOPTIONS PGPASSWORD PGPASSFILE PGDATA
 
+# apt-get update: DPkg::Lock::Timeout does not cover the lists lock, so
+# retry while another apt holds it (up to 10 minutes).
+apt_update_waiting() {
+	local i out
+	for ((i = 0; i < 120; i++)); do
+		if out=$(as_root apt-get -o DPkg::Lock::Timeout=600 update -qq 2>&1); then
+			return 0
+		fi
+		case $out in
+		*"Could not get lock"* | *"Unable to lock"*)
+			[ "$i" = 0 ] && log "waiting for another apt to release its lock"
+			sleep 5 ;;
+		*) printf '%s\n' "$out" >&2; return 1 ;;
+		esac
+	done
+	printf '%s\n' "$out" >&2
+	return 1
+}
+
 log() { printf '==> %s\n' "$*"; }
 warn() { printf 'warning: %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -81,7 +100,7 @@ ensure_deps() {
 		log "installing ${need[*]}"
 		# Another apt (unattended-upgrades, a second install) may hold the
 		# dpkg and list locks: wait for it, up to 10 minutes, instead of failing.
-		as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
+		apt_update_waiting
 		as_root env DEBIAN_FRONTEND=noninteractive \
 			apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}"
 	fi
