@@ -9,12 +9,13 @@
 # fresh machine; plain `make` / `make install` need postgresql-server-dev-NN.
 
 EXTENSION  = embed
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 MODULE_big = embed
 
 OBJS = \
 	src/embed.o \
 	src/kernels.o \
+	src/embedtype.o \
 	src/vecparse.o \
 	src/vector.o \
 	src/detoast.o \
@@ -45,12 +46,19 @@ SQL_PARTS = \
 	src/sql/aggregate.sql \
 	src/sql/hnsw.sql \
 	src/sql/ivf.sql \
+	src/sql/bit.sql \
 	src/sql/recall.sql
 
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+# The fragments whose objects are new since 0.1.0, in order: the upgrade
+# script.  Earlier install scripts are kept, as released, in src/sql/history.
+SQL_NEW_0_2_0 = \
+	src/sql/bit.sql
+
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.1.0--0.2.0.sql
+DATA = src/sql/history/$(EXTENSION)--0.1.0.sql
 
 # pg_regress suites: sql/NAME.sql -> expected/NAME.out
-REGRESS = vector_io vector_cast vector_ops vector_func aggregate kernels errors hnsw ivf
+REGRESS = vector_io vector_cast vector_ops vector_func aggregate kernels errors hnsw ivf bit
 
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -75,6 +83,9 @@ endif
 $(OBJS): $(wildcard src/*.h src/*/*.h) $(BUILD_STAMP)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@
+
+$(EXTENSION)--0.1.0--0.2.0.sql: $(SQL_NEW_0_2_0)
 	cat $^ > $@
 
 .PHONY: test demo bench stress fuzz-pglz

@@ -237,6 +237,56 @@ byte_to_float_portable(const uint8 *b, float lo, float *out, int n)
 		out[i] = lo + b[i];
 }
 
+/*
+ * Bit-string kernels: whole 64-bit words, then the tail bytes.  One body,
+ * compiled once portable and once with the popcount instruction.
+ */
+#define BIT_KERNELS(SUFFIX, ATTR) \
+ATTR static uint64 \
+hamming_##SUFFIX(const uint8 *a, const uint8 *b, int n) \
+{ \
+	uint64		count = 0; \
+	int			i = 0; \
+\
+	for (; i + 8 <= n; i += 8) \
+	{ \
+		uint64		x, y; \
+\
+		memcpy(&x, a + i, 8); \
+		memcpy(&y, b + i, 8); \
+		count += __builtin_popcountll(x ^ y); \
+	} \
+	for (; i < n; i++) \
+		count += __builtin_popcount((unsigned) (a[i] ^ b[i])); \
+	return count; \
+} \
+\
+ATTR static void \
+and_or_count_##SUFFIX(const uint8 *a, const uint8 *b, int n, uint64 *ac, uint64 *oc) \
+{ \
+	uint64		and_count = 0, or_count = 0; \
+	int			i = 0; \
+\
+	for (; i + 8 <= n; i += 8) \
+	{ \
+		uint64		x, y; \
+\
+		memcpy(&x, a + i, 8); \
+		memcpy(&y, b + i, 8); \
+		and_count += __builtin_popcountll(x & y); \
+		or_count += __builtin_popcountll(x | y); \
+	} \
+	for (; i < n; i++) \
+	{ \
+		and_count += __builtin_popcount((unsigned) (a[i] & b[i])); \
+		or_count += __builtin_popcount((unsigned) (a[i] | b[i])); \
+	} \
+	*ac = and_count; \
+	*oc = or_count; \
+}
+
+BIT_KERNELS(portable, )
+
 static const EmbedKernels kernels_portable = {
 	.name = "portable",
 	.l2sq = l2sq_portable,
@@ -248,7 +298,9 @@ static const EmbedKernels kernels_portable = {
 	.dot_rows = dot_rows_portable,
 	.quantize4 = quantize4_portable,
 	.half_to_float = half_to_float_portable,
-	.byte_to_float = byte_to_float_portable
+	.byte_to_float = byte_to_float_portable,
+	.hamming = hamming_portable,
+	.and_or_count = and_or_count_portable
 };
 
 #ifdef EMBED_X86
@@ -405,6 +457,8 @@ bitplane_dot_popcnt(const uint64 *code, const uint64 *planes, int words, int npl
 	}
 	return dot;
 }
+
+BIT_KERNELS(popcnt, __attribute__((target("popcnt"))))
 
 /* butterflies 8 lanes at a time once the half-width h reaches 8 */
 AVX2_TARGET static void
@@ -601,7 +655,9 @@ static const EmbedKernels kernels_avx2 = {
 	.dot_rows = dot_rows_avx2,
 	.quantize4 = quantize4_avx2,
 	.half_to_float = half_to_float_f16c,
-	.byte_to_float = byte_to_float_avx2
+	.byte_to_float = byte_to_float_avx2,
+	.hamming = hamming_popcnt,
+	.and_or_count = and_or_count_popcnt
 };
 
 /* ---------- AVX-512F: 16 lanes, masked tails ---------- */
@@ -841,7 +897,9 @@ static EmbedKernels kernels_avx512 = {
 	.dot_rows = dot_rows_avx512,
 	.quantize4 = quantize4_avx2,
 	.half_to_float = half_to_float_avx512,
-	.byte_to_float = byte_to_float_avx512
+	.byte_to_float = byte_to_float_avx512,
+	.hamming = hamming_popcnt,
+	.and_or_count = and_or_count_popcnt
 };
 
 #endif							/* EMBED_X86 */
@@ -975,6 +1033,24 @@ embed_l1(const float *a, const float *b, int n)
  * 1 - cos(a, b), clamped to [0, 2].  A zero vector has no direction: NaN,
  * which sorts after every number, so it never wins an ORDER BY.
  */
+double
+embed_hamming(const uint8 *a, const uint8 *b, int n)
+{
+	return (double) embed_active_kernels->hamming(a, b, n);
+}
+
+double
+embed_jaccard(const uint8 *a, const uint8 *b, int n)
+{
+	uint64		and_count,
+				or_count;
+
+	embed_active_kernels->and_or_count(a, b, n, &and_count, &or_count);
+	if (or_count == 0)
+		return 0;
+	return 1.0 - (double) and_count / (double) or_count;
+}
+
 double
 embed_cosine_distance(const float *a, const float *b, int n)
 {

@@ -50,6 +50,11 @@ typedef struct EmbedKernels
 	void		(*half_to_float) (const uint16 *h, float *out, int n);
 	/* out[i] = lo + b[i] (exact for the integers a float holds) */
 	void		(*byte_to_float) (const uint8 *b, float lo, float *out, int n);
+	/* popcount(a XOR b) over n bytes: the Hamming distance of bit strings */
+	uint64		(*hamming) (const uint8 *a, const uint8 *b, int n);
+	/* popcount(a AND b), popcount(a OR b) over n bytes: Jaccard's parts */
+	void		(*and_or_count) (const uint8 *a, const uint8 *b, int n,
+								 uint64 *and_count, uint64 *or_count);
 } EmbedKernels;
 
 /* the active table; never NULL after embed_kernels_init() */
@@ -67,6 +72,9 @@ extern double embed_dot(const float *a, const float *b, int n);
 extern double embed_l1(const float *a, const float *b, int n);
 extern double embed_cosine_distance(const float *a, const float *b, int n);
 extern double embed_norm(const float *a, int n);
+/* bit strings of n bytes: Hamming distance, and 1 - |a AND b| / |a OR b| (0 when both are empty) */
+extern double embed_hamming(const uint8 *a, const uint8 *b, int n);
+extern double embed_jaccard(const uint8 *a, const uint8 *b, int n);
 /* float32 -> binary16, nearest even; false if a value is out of half range */
 extern bool embed_float_to_half(const float *x, uint16 *out, int n);
 

@@ -20,6 +20,7 @@
 #include "kernels.h"
 #include "vecparse.h"
 #include "vector.h"
+#include "embedtype.h"
 
 /* ---------- shared checks ---------- */
 
@@ -350,47 +351,29 @@ vector_l1_distance(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(embed_l1(a->x, b->x, a->dim));
 }
 
+/* (to be removed once every engine speaks embedtype.h) */
 VectorDistance
 vector_distance_of(FmgrInfo *proc)
 {
-	if (proc->fn_addr == vector_l2_squared_distance)
-		return VECTOR_DIST_L2SQ;
-	if (proc->fn_addr == vector_negative_inner_product)
-		return VECTOR_DIST_NEG_IP;
-	if (proc->fn_addr == vector_cosine_distance)
-		return VECTOR_DIST_COSINE;
-	if (proc->fn_addr == vector_l1_distance)
-		return VECTOR_DIST_L1;
-	return VECTOR_DIST_OTHER;
+	EmbedOpclass oc = embed_opclass_of(proc);
+
+	if (oc.type != &embed_type_vector)
+		return VECTOR_DIST_OTHER;
+	/* the two enumerations list the dense metrics in the same order */
+	StaticAssertStmt((int) VECTOR_DIST_L1 == (int) EMBED_METRIC_L1 &&
+					 (int) VECTOR_DIST_COSINE == (int) EMBED_METRIC_COSINE,
+					 "VectorDistance and EmbedMetric disagree");
+	return (VectorDistance) oc.metric;
 }
 
 bool
 vector_distance_direct(VectorDistance kind, Datum a, Datum b, double *dist)
 {
-	Vector	   *va = (Vector *) DatumGetPointer(a);
-	Vector	   *vb = (Vector *) DatumGetPointer(b);
+	EmbedOpclass oc = {&embed_type_vector, (EmbedMetric) kind};
 
-	if (kind == VECTOR_DIST_OTHER || VARATT_IS_EXTENDED(va) || VARATT_IS_EXTENDED(vb) ||
-		va->dim != vb->dim)
+	if (kind == VECTOR_DIST_OTHER)
 		return false;
-	switch (kind)
-	{
-		case VECTOR_DIST_L2SQ:
-			*dist = embed_l2sq(va->x, vb->x, va->dim);
-			break;
-		case VECTOR_DIST_NEG_IP:
-			*dist = -embed_dot(va->x, vb->x, va->dim);
-			break;
-		case VECTOR_DIST_COSINE:
-			*dist = embed_cosine_distance(va->x, vb->x, va->dim);
-			break;
-		case VECTOR_DIST_L1:
-			*dist = embed_l1(va->x, vb->x, va->dim);
-			break;
-		default:
-			return false;
-	}
-	return true;
+	return embed_distance_direct(oc, a, b, dist);
 }
 
 /* ---------- functions ---------- */

@@ -226,7 +226,7 @@ $node->safe_psql('postgres', 'CREATE DATABASE dst');
 $node->command_ok([ 'pg_restore', '--exit-on-error', '-d', 'dst', $dump ], 'pg_restore');
 
 is($node->safe_psql('dst', q{SELECT extversion FROM pg_extension WHERE extname = 'embed'}),
-	'0.1.0', 'extension recreated by the restore');
+	'0.2.0', 'extension recreated by the restore');
 is($node->safe_psql('dst', 'SELECT count(*) FROM vecs'), $nrows, 'restore: same row count');
 is($node->safe_psql('dst', $fingerprint_sql), $fp_src, 'restore: every row fingerprint identical');
 is( $node->safe_psql('dst',

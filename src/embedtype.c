@@ -1,0 +1,231 @@
+/*
+ * embedtype.c — element types, metrics, and the resolver from an opclass's
+ * distance support function to them (see embedtype.h for why).
+ *
+ * Each element type is one EmbedType below plus its rows in `resolvers`:
+ * the C function of each distance support function it offers and the
+ * metric that function computes.  Matching by function address is what
+ * lets the engines call a kernel directly instead of going through fmgr
+ * (and what makes a user-defined opclass over the same functions work too).
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "utils/varbit.h"
+
+#include "embedtype.h"
+#include "kernels.h"
+#include "vector.h"
+
+/* ---------- metrics over float32 ---------- */
+
+double
+embed_metric_dense(EmbedMetric metric, const float *a, const float *b, int n)
+{
+	switch (metric)
+	{
+		case EMBED_METRIC_L2SQ:
+			return embed_l2sq(a, b, n);
+		case EMBED_METRIC_NEG_IP:
+			return -embed_dot(a, b, n);
+		case EMBED_METRIC_COSINE:
+			return embed_cosine_distance(a, b, n);
+		case EMBED_METRIC_L1:
+			return embed_l1(a, b, n);
+		default:
+			elog(ERROR, "embed: metric %s has no float32 kernel", embed_metric_name(metric));
+	}
+	return 0;					/* keep compiler quiet */
+}
+
+double
+embed_metric_order_value(EmbedMetric metric, double dist)
+{
+	if (metric == EMBED_METRIC_L2SQ)
+		return sqrt(Max(dist, 0));
+	return dist;
+}
+
+const char *
+embed_metric_name(EmbedMetric metric)
+{
+	switch (metric)
+	{
+		case EMBED_METRIC_NONE:
+			return "none";
+		case EMBED_METRIC_L2SQ:
+			return "l2";
+		case EMBED_METRIC_NEG_IP:
+			return "inner product";
+		case EMBED_METRIC_COSINE:
+			return "cosine";
+		case EMBED_METRIC_L1:
+			return "l1";
+		case EMBED_METRIC_HAMMING:
+			return "hamming";
+		case EMBED_METRIC_JACCARD:
+			return "jaccard";
+	}
+	return "?";
+}
+
+/* ---------- vector: float32 components ---------- */
+
+static int
+vector_dims_of(const void *value)
+{
+	return ((const Vector *) value)->dim;
+}
+
+static void
+vector_to_float(const void *value, float *out)
+{
+	const Vector *v = (const Vector *) value;
+
+	memcpy(out, v->x, sizeof(float) * v->dim);
+}
+
+static const float *
+vector_float_view(const void *value)
+{
+	return ((const Vector *) value)->x;
+}
+
+static double
+vector_distance(EmbedMetric metric, const void *a, const void *b)
+{
+	const Vector *va = (const Vector *) a;
+	const Vector *vb = (const Vector *) b;
+
+	return embed_metric_dense(metric, va->x, vb->x, va->dim);
+}
+
+const EmbedType embed_type_vector = {
+	.name = "vector",
+	.max_dim = VECTOR_MAX_DIM,
+	.max_index_dim = VECTOR_MAX_DIM,
+	.metrics = EMBED_METRIC_BIT(EMBED_METRIC_L2SQ) | EMBED_METRIC_BIT(EMBED_METRIC_NEG_IP) |
+	EMBED_METRIC_BIT(EMBED_METRIC_COSINE) | EMBED_METRIC_BIT(EMBED_METRIC_L1),
+	.dense = true,
+	.dims = vector_dims_of,
+	.to_float = vector_to_float,
+	.float_view = vector_float_view,
+	.distance = vector_distance
+};
+
+/* ---------- bit: PostgreSQL's bit strings, one bit per dimension ---------- */
+
+/* the most bits embed indexes: 64,000 (8,000 bytes, one page's worth) */
+#define BIT_MAX_INDEX_DIM	64000
+
+static int
+bit_dims_of(const void *value)
+{
+	return VARBITLEN((const VarBit *) value);
+}
+
+static double
+bit_distance(EmbedMetric metric, const void *a, const void *b)
+{
+	const VarBit *ba = (const VarBit *) a;
+	const VarBit *bb = (const VarBit *) b;
+	int			nbytes = VARBITBYTES(ba);
+
+	if (metric == EMBED_METRIC_HAMMING)
+		return embed_hamming(VARBITS(ba), VARBITS(bb), nbytes);
+	return embed_jaccard(VARBITS(ba), VARBITS(bb), nbytes);
+}
+
+const EmbedType embed_type_bit = {
+	.name = "bit",
+	.max_dim = VARBITMAXLEN,
+	.max_index_dim = BIT_MAX_INDEX_DIM,
+	.metrics = EMBED_METRIC_BIT(EMBED_METRIC_HAMMING) | EMBED_METRIC_BIT(EMBED_METRIC_JACCARD),
+	.dense = false,
+	.dims = bit_dims_of,
+	.to_float = NULL,
+	.float_view = NULL,
+	.distance = bit_distance
+};
+
+/*
+ * The SQL functions on bit strings.  PostgreSQL pads the last byte with
+ * zeros, so whole bytes can be compared.
+ */
+static void
+check_same_bits(const VarBit *a, const VarBit *b)
+{
+	if (VARBITLEN(a) != VARBITLEN(b))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("different bit lengths %d and %d", VARBITLEN(a), VARBITLEN(b))));
+}
+
+PG_FUNCTION_INFO_V1(embed_hamming_distance);
+Datum
+embed_hamming_distance(PG_FUNCTION_ARGS)
+{
+	VarBit	   *a = PG_GETARG_VARBIT_P(0);
+	VarBit	   *b = PG_GETARG_VARBIT_P(1);
+
+	check_same_bits(a, b);
+	PG_RETURN_FLOAT8(bit_distance(EMBED_METRIC_HAMMING, a, b));
+}
+
+PG_FUNCTION_INFO_V1(embed_jaccard_distance);
+Datum
+embed_jaccard_distance(PG_FUNCTION_ARGS)
+{
+	VarBit	   *a = PG_GETARG_VARBIT_P(0);
+	VarBit	   *b = PG_GETARG_VARBIT_P(1);
+
+	check_same_bits(a, b);
+	PG_RETURN_FLOAT8(bit_distance(EMBED_METRIC_JACCARD, a, b));
+}
+
+/* ---------- resolving an opclass ---------- */
+
+typedef struct Resolver
+{
+	PGFunction	fn;
+	const EmbedType *type;
+	EmbedMetric metric;
+} Resolver;
+
+static const Resolver resolvers[] = {
+	{vector_l2_squared_distance, &embed_type_vector, EMBED_METRIC_L2SQ},
+	{vector_negative_inner_product, &embed_type_vector, EMBED_METRIC_NEG_IP},
+	{vector_cosine_distance, &embed_type_vector, EMBED_METRIC_COSINE},
+	{vector_l1_distance, &embed_type_vector, EMBED_METRIC_L1},
+	{embed_hamming_distance, &embed_type_bit, EMBED_METRIC_HAMMING},
+	{embed_jaccard_distance, &embed_type_bit, EMBED_METRIC_JACCARD},
+};
+
+EmbedOpclass
+embed_opclass_of(FmgrInfo *distproc)
+{
+	EmbedOpclass oc = {NULL, EMBED_METRIC_NONE};
+
+	for (int i = 0; i < (int) lengthof(resolvers); i++)
+		if (distproc->fn_addr == resolvers[i].fn)
+		{
+			oc.type = resolvers[i].type;
+			oc.metric = resolvers[i].metric;
+			break;
+		}
+	return oc;
+}
+
+bool
+embed_distance_direct(EmbedOpclass oc, Datum a, Datum b, double *dist)
+{
+	const void *pa = DatumGetPointer(a);
+	const void *pb = DatumGetPointer(b);
+
+	if (oc.type == NULL || VARATT_IS_EXTENDED(pa) || VARATT_IS_EXTENDED(pb) ||
+		oc.type->dims(pa) != oc.type->dims(pb))
+		return false;
+	*dist = oc.type->distance(oc.metric, pa, pb);
+	return true;
+}
