@@ -22,6 +22,7 @@ OBJS = \
 	src/recall.o \
 	src/bufhint.o \
 	src/amutils.o \
+	src/amvalidate.o \
 	src/parbuild.o \
 	src/hnsw/hnsw.o \
 	src/hnsw/hnswbuild.o \
@@ -50,7 +51,7 @@ SQL_PARTS = \
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
 # pg_regress suites: sql/NAME.sql -> expected/NAME.out
-REGRESS = vector_io vector_cast vector_ops vector_func aggregate kernels errors hnsw ivf
+REGRESS = vector_io vector_cast vector_ops vector_func aggregate kernels errors hnsw ivf amvalidate
 
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
