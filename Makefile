@@ -23,6 +23,7 @@ OBJS = \
 	src/recall.o \
 	src/bufhint.o \
 	src/amutils.o \
+	src/amvalidate.o \
 	src/parbuild.o \
 	src/hnsw/hnsw.o \
 	src/hnsw/hnswbuild.o \
@@ -58,7 +59,7 @@ DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.1.0--0.2.0.sql
 DATA = src/sql/history/$(EXTENSION)--0.1.0.sql
 
 # pg_regress suites: sql/NAME.sql -> expected/NAME.out
-REGRESS = vector_io vector_cast vector_ops vector_func aggregate kernels errors hnsw ivf bit
+REGRESS = vector_io vector_cast vector_ops vector_func aggregate kernels errors hnsw ivf bit amvalidate
 
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)

@@ -69,6 +69,20 @@ embed_extend_relation(Relation index, ForkNumber fork)
 	return buf;
 }
 
+void
+embed_init_page(Page page, uint16 type, uint16 page_id)
+{
+	EmbedPageOpaque op;
+
+	/* on-disk format: hnsw and ivf pages written before the merge read alike */
+	StaticAssertStmt(sizeof(EmbedPageOpaqueData) == 8, "page special space changed size");
+	PageInit(page, BLCKSZ, sizeof(EmbedPageOpaqueData));
+	op = EmbedPageGetOpaque(page);
+	op->nextblkno = InvalidBlockNumber;
+	op->type = type;
+	op->page_id = page_id;
+}
+
 IndexBulkDeleteResult *
 embed_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
@@ -83,13 +97,6 @@ embed_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	}
 	stats->num_pages = RelationGetNumberOfBlocks(info->index);
 	return stats;
-}
-
-/* amvalidate: the opclasses are ours, created by the extension script */
-static bool
-embed_amvalidate(Oid opclassoid)
-{
-	return true;
 }
 
 IndexAmRoutine *
@@ -131,7 +138,7 @@ embed_ordered_am_routine(void)
 	am->amvacuumcleanup = embed_vacuumcleanup;
 	am->amcanreturn = NULL;
 	am->amproperty = NULL;
-	am->amvalidate = embed_amvalidate;
+	am->amvalidate = embed_amvalidate;	/* amvalidate.c */
 #if PG_VERSION_NUM >= 140000
 	am->amadjustmembers = NULL;
 #endif

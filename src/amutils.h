@@ -1,7 +1,8 @@
 /*
  * amutils.h — what the index access methods (hnsw, ivf) share: their
- * IndexAmRoutine flags, taking a rescan's keys, changing pages under generic
- * WAL, adding pages, and the VACUUM cleanup callback.
+ * IndexAmRoutine flags and opclass validation, taking a rescan's keys, the
+ * page special space, changing pages under generic WAL, adding pages, and
+ * VACUUM's cleanup callback and cost delay.
  */
 #ifndef EMBED_AMUTILS_H
 #define EMBED_AMUTILS_H
@@ -9,10 +10,37 @@
 #include "access/amapi.h"
 #include "access/genam.h"
 #include "access/generic_xlog.h"
+#include "commands/vacuum.h"
 #include "storage/bufmgr.h"
 #include "utils/rel.h"
 
 #include "stress.h"
+
+/*
+ * The special space of every page of an embed index.  page_id is a constant
+ * per access method (HNSW_PAGE_ID, IVF_PAGE_ID) so that tools can tell the
+ * pages apart; type is the AM's page type.  Part of the on-disk format.
+ */
+typedef struct EmbedPageOpaqueData
+{
+	BlockNumber nextblkno;		/* next page of a chain (overflow, posting list) */
+	uint16		type;
+	uint16		page_id;
+} EmbedPageOpaqueData;
+
+typedef EmbedPageOpaqueData *EmbedPageOpaque;
+
+#define EmbedPageGetOpaque(page)	((EmbedPageOpaque) PageGetSpecialPointer(page))
+
+/* an empty page with the special space set and no next page */
+extern void embed_init_page(Page page, uint16 type, uint16 page_id);
+
+/* VACUUM's cost-based delay (PostgreSQL 18 added an argument) */
+#if PG_VERSION_NUM >= 180000
+#define embed_vacuum_delay()	vacuum_delay_point(false)
+#else
+#define embed_vacuum_delay()	vacuum_delay_point()
+#endif
 
 /*
  * Page changes: one generic WAL record per change, or plain dirty buffers
@@ -47,6 +75,12 @@ extern IndexBulkDeleteResult *embed_vacuumcleanup(IndexVacuumInfo *info,
  * build, insert, bulkdelete, scan, options, cost and phase-name callbacks.
  */
 extern IndexAmRoutine *embed_ordered_am_routine(void);
+
+/*
+ * amvalidate of all three methods (amvalidate.c): reports what is wrong
+ * with the opclass's family as INFO messages and returns false.
+ */
+extern bool embed_amvalidate(Oid opclassoid);
 
 /*
  * amrescan's common part: take the new keys and ORDER BY keys, and return

@@ -15,12 +15,7 @@
 #include "storage/bufmgr.h"
 #include "utils/relcache.h"
 
-/* PostgreSQL 18 added an argument */
-#if PG_VERSION_NUM >= 180000
-#define hnsw_vacuum_delay()	vacuum_delay_point(false)
-#else
-#define hnsw_vacuum_delay()	vacuum_delay_point()
-#endif
+#define hnsw_vacuum_delay()	embed_vacuum_delay()
 
 /* reloptions */
 #define HNSW_DEFAULT_M				16
@@ -55,14 +50,9 @@
 #define HNSW_PAGE_OVERFLOW			3	/* raw bytes of one large vector */
 #define HNSW_PAGE_FREE				4	/* recycled, listed in the FSM */
 
-typedef struct HnswPageOpaqueData
-{
-	BlockNumber nextblkno;		/* overflow chains only */
-	uint16		type;
-	uint16		page_id;		/* HNSW_PAGE_ID, for tools */
-} HnswPageOpaqueData;
-
-typedef HnswPageOpaqueData *HnswPageOpaque;
+/* the special space (amutils.h): nextblkno links overflow chains only */
+typedef EmbedPageOpaqueData HnswPageOpaqueData;
+typedef EmbedPageOpaque HnswPageOpaque;
 
 #define HNSW_PAGE_ID				0xFE8A
 /* bytes between the page header and the special space of an empty page */
@@ -262,7 +252,7 @@ extern void hnsw_search_start_layer0(HnswSearch *s, List *entry);
 
 /* page helpers (hnswutils.c) */
 extern Buffer hnsw_new_buffer(Relation index, ForkNumber fork);
-extern void hnsw_init_page(Page page, uint16 type);
+#define hnsw_init_page(page, type)	embed_init_page(page, type, HNSW_PAGE_ID)
 extern void hnsw_read_meta(Relation index, HnswMetaPageData *meta);
 extern double hnsw_distance(HnswIndexInfo *info, Datum a, Datum b);
 extern Datum hnsw_stored_form(HnswIndexInfo *info, Datum value, uint8 *form);

@@ -377,18 +377,6 @@ hnsw_random_level(int m)
 
 /* ---------- pages ---------- */
 
-void
-hnsw_init_page(Page page, uint16 type)
-{
-	HnswPageOpaque op;
-
-	PageInit(page, BLCKSZ, sizeof(HnswPageOpaqueData));
-	op = HnswPageGetOpaque(page);
-	op->nextblkno = InvalidBlockNumber;
-	op->type = type;
-	op->page_id = HNSW_PAGE_ID;
-}
-
 /*
  * A page for new data, returned exclusively locked: a recycled one from the
  * free space map if there is one, else a new page at the end.  The caller

@@ -131,12 +131,7 @@ extern float rabitq_estimate(const RabitqQuery *q, const uint8 *code, uint32 one
 
 /* ======================= the access methods ======================= */
 
-/* PostgreSQL 18 added an argument */
-#if PG_VERSION_NUM >= 180000
-#define ivf_vacuum_delay()	vacuum_delay_point(false)
-#else
-#define ivf_vacuum_delay()	vacuum_delay_point()
-#endif
+#define ivf_vacuum_delay()	embed_vacuum_delay()
 
 /* what a posting-list entry holds */
 #define IVF_KIND_FLAT		1
@@ -180,14 +175,9 @@ extern float rabitq_estimate(const RabitqQuery *q, const uint8 *code, uint32 one
 #define IVF_PAGE_CENTROID	3	/* centroid floats, a stream across pages */
 #define IVF_PAGE_LIST		4	/* posting-list entries (items) */
 
-typedef struct IvfPageOpaqueData
-{
-	BlockNumber nextblkno;		/* next page of a posting list */
-	uint16		type;
-	uint16		page_id;		/* IVF_PAGE_ID, for tools */
-} IvfPageOpaqueData;
-
-typedef IvfPageOpaqueData *IvfPageOpaque;
+/* the special space (amutils.h): nextblkno links a posting list's pages */
+typedef EmbedPageOpaqueData IvfPageOpaqueData;
+typedef EmbedPageOpaque IvfPageOpaque;
 
 #define IVF_PAGE_ID			0xFE8B
 #define IVF_PAGE_SPACE \
@@ -285,7 +275,7 @@ extern double ivf_exact_distance(int metric, const float *a, const float *b, int
 extern void ivf_make_entry(IvfInfo *info, const float *x, const float *centroid,
 						   ItemPointer tid, const float *orig, IvfEntry entry);
 extern int	ivf_nearest_list(IvfShape *shape, const float *x);
-extern void ivf_init_page(Page page, uint16 type);
+#define ivf_init_page(page, type)	embed_init_page(page, type, IVF_PAGE_ID)
 extern Buffer ivf_new_buffer(Relation index, ForkNumber fork);
 extern void ivf_read_meta(Relation index, IvfMetaPageData *meta);
 extern IvfListDir ivf_read_dir(Relation index, IvfMetaPageData *meta, int list);

@@ -288,18 +288,6 @@ ivf_make_entry(IvfInfo *info, const float *x, const float *centroid,
 
 /* ---------- pages ---------- */
 
-void
-ivf_init_page(Page page, uint16 type)
-{
-	IvfPageOpaque op;
-
-	PageInit(page, BLCKSZ, sizeof(IvfPageOpaqueData));
-	op = IvfPageGetOpaque(page);
-	op->nextblkno = InvalidBlockNumber;
-	op->type = type;
-	op->page_id = IVF_PAGE_ID;
-}
-
 /* A new page at the end of the relation, exclusively locked. */
 Buffer
 ivf_new_buffer(Relation index, ForkNumber fork)
