@@ -23,6 +23,7 @@ OBJS = \
 	src/bufhint.o \
 	src/amutils.o \
 	src/parbuild.o \
+	src/check.o \
 	src/hnsw/hnsw.o \
 	src/hnsw/hnswbuild.o \
 	src/hnsw/hnswinsert.o \
@@ -30,6 +31,7 @@ OBJS = \
 	src/hnsw/hnswsearch.o \
 	src/hnsw/hnswutils.o \
 	src/hnsw/hnswvacuum.o \
+	src/hnsw/hnswcheck.o \
 	src/ivf/ivf.o \
 	src/ivf/ivfbuild.o \
 	src/ivf/ivfinsert.o \
@@ -37,6 +39,7 @@ OBJS = \
 	src/ivf/ivfscan.o \
 	src/ivf/ivfutils.o \
 	src/ivf/ivfvacuum.o \
+	src/ivf/ivfcheck.o \
 	src/ivf/rabitq.o
 
 # The install script is assembled from one fragment per component, in order.
@@ -45,6 +48,7 @@ SQL_PARTS = \
 	src/sql/aggregate.sql \
 	src/sql/hnsw.sql \
 	src/sql/ivf.sql \
+	src/sql/check.sql \
 	src/sql/recall.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
