@@ -25,6 +25,7 @@ OBJS = \
 	src/amutils.o \
 	src/amvalidate.o \
 	src/parbuild.o \
+	src/check.o \
 	src/hnsw/hnsw.o \
 	src/hnsw/hnswbuild.o \
 	src/hnsw/hnswinsert.o \
@@ -32,6 +33,7 @@ OBJS = \
 	src/hnsw/hnswsearch.o \
 	src/hnsw/hnswutils.o \
 	src/hnsw/hnswvacuum.o \
+	src/hnsw/hnswcheck.o \
 	src/ivf/ivf.o \
 	src/ivf/ivfbuild.o \
 	src/ivf/ivfinsert.o \
@@ -39,6 +41,7 @@ OBJS = \
 	src/ivf/ivfscan.o \
 	src/ivf/ivfutils.o \
 	src/ivf/ivfvacuum.o \
+	src/ivf/ivfcheck.o \
 	src/ivf/rabitq.o
 
 # The install script is assembled from one fragment per component, in order.
@@ -48,12 +51,14 @@ SQL_PARTS = \
 	src/sql/hnsw.sql \
 	src/sql/ivf.sql \
 	src/sql/bit.sql \
+	src/sql/check.sql \
 	src/sql/recall.sql
 
 # The fragments whose objects are new since 0.1.0, in order: the upgrade
 # script.  Earlier install scripts are kept, as released, in src/sql/history.
 SQL_NEW_0_2_0 = \
-	src/sql/bit.sql
+	src/sql/bit.sql \
+	src/sql/check.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.1.0--0.2.0.sql
 DATA = src/sql/history/$(EXTENSION)--0.1.0.sql

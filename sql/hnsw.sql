@@ -618,3 +618,49 @@ DROP INDEX items_null;
 
 RESET hnsw.ef_search;
 DROP TABLE items;
+
+-- embed_index_check: clean after build, inserts, deletes and VACUUM (counts
+-- that depend on the graph's random levels are not shown)
+CREATE TABLE chk (id int, v vector(3));
+INSERT INTO chk SELECT i, ARRAY[i % 7, i % 11, i % 13] FROM generate_series(1, 1000) i;
+INSERT INTO chk VALUES (1001, NULL), (1002, '[0,0,0]');
+CREATE INDEX chk_l2 ON chk USING hnsw (v vector_l2_ops);
+CREATE INDEX chk_cos ON chk USING hnsw (v vector_cosine_ops) WITH (precision = full);
+CREATE INDEX chk_expr ON chk USING hnsw ((ARRAY[id % 17, id % 5, 1]::vector(3)) vector_l2_ops) WHERE id % 2 = 0;
+SELECT i AS idx, c.heap_tids, c.heap_rows, c.unreachable >= 0 AS counted
+FROM unnest(ARRAY['chk_l2', 'chk_cos', 'chk_expr']) i, embed_index_check(i::regclass) c;
+DELETE FROM chk WHERE id % 3 = 0;
+UPDATE chk SET v = v + '[1,1,1]' WHERE id % 10 = 1;
+INSERT INTO chk SELECT i, ARRAY[i % 5, i % 17, i % 3] FROM generate_series(2001, 2500) i;
+-- dead rows still in the index: heap_tids counts them, heap_rows does not
+SELECT i AS idx, c.heap_tids, c.heap_rows
+FROM unnest(ARRAY['chk_l2', 'chk_cos', 'chk_expr']) i, embed_index_check(i::regclass) c;
+VACUUM chk;
+SELECT i AS idx, c.heap_tids, c.heap_rows, c.unreachable >= 0 AS counted
+FROM unnest(ARRAY['chk_l2', 'chk_cos', 'chk_expr']) i, embed_index_check(i::regclass) c;
+SELECT heap_tids, heap_rows IS NULL AS not_scanned FROM embed_index_check('chk_l2', heapallindexed => false);
+-- values on overflow pages
+CREATE TABLE chk_big (id int, v vector(3000));
+INSERT INTO chk_big SELECT i, array_fill(i::real / 7, ARRAY[3000]) FROM generate_series(1, 40) i;
+CREATE INDEX chk_big_l2 ON chk_big USING hnsw (v vector_l2_ops) WITH (precision = full);
+DELETE FROM chk_big WHERE id % 4 = 0;
+VACUUM chk_big;
+INSERT INTO chk_big SELECT i, array_fill(i::real / 3, ARRAY[3000]) FROM generate_series(41, 50) i;
+SELECT pages > 40 * 2 AS overflowed, heap_tids, heap_rows FROM embed_index_check('chk_big_l2');
+-- not one of embed's indexes, not an index, no permission: clear errors
+CREATE INDEX chk_btree ON chk (id);
+CREATE FUNCTION pg_temp.check_error(idx text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM embed_index_check(idx::regclass);
+	RETURN 'clean';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+SELECT pg_temp.check_error('chk_btree');
+SELECT pg_temp.check_error('chk');
+CREATE ROLE regress_embed_check;
+SET ROLE regress_embed_check;
+SELECT pg_temp.check_error('chk_l2');
+RESET ROLE;
+DROP ROLE regress_embed_check;
+DROP TABLE chk, chk_big;

@@ -748,3 +748,32 @@ RESET min_parallel_table_scan_size;
 RESET maintenance_work_mem;
 RESET ivfrabitq.probes;
 DROP TABLE pb, pb_answers;
+
+-- embed_index_check: clean after build, inserts, deletes and VACUUM
+CREATE TABLE chk (id int, v vector(3));
+INSERT INTO chk SELECT i, ARRAY[i % 7, i % 11, i % 13] FROM generate_series(1, 2000) i;
+INSERT INTO chk VALUES (3001, NULL), (3002, '[0,0,0]');
+CREATE INDEX chk_flat ON chk USING ivfflat (v vector_l2_ops) WITH (lists = 8);
+CREATE INDEX chk_flat_cos ON chk USING ivfflat (v vector_cosine_ops) WITH (lists = 8);
+CREATE INDEX chk_rq ON chk USING ivfrabitq (v vector_l2_ops) WITH (lists = 8);
+CREATE INDEX chk_rq_ip ON chk USING ivfrabitq ((ARRAY[id % 17, id % 5, 1]::vector(3)) vector_ip_ops) WITH (lists = 4) WHERE id % 2 = 0;
+SELECT i AS idx, c.tuples, c.heap_tids, c.heap_rows, c.unreachable
+FROM unnest(ARRAY['chk_flat', 'chk_flat_cos', 'chk_rq', 'chk_rq_ip']) i, embed_index_check(i::regclass) c;
+DELETE FROM chk WHERE id % 3 = 0;
+UPDATE chk SET v = v + '[1,1,1]' WHERE id % 10 = 1;
+-- enough rows to chain more pages onto the lists
+INSERT INTO chk SELECT i, ARRAY[i % 5, i % 17, i % 3] FROM generate_series(4001, 9000) i;
+SELECT i AS idx, c.tuples, c.heap_tids, c.heap_rows
+FROM unnest(ARRAY['chk_flat', 'chk_flat_cos', 'chk_rq', 'chk_rq_ip']) i, embed_index_check(i::regclass) c;
+VACUUM chk;
+SELECT i AS idx, c.tuples, c.heap_tids, c.heap_rows
+FROM unnest(ARRAY['chk_flat', 'chk_flat_cos', 'chk_rq', 'chk_rq_ip']) i, embed_index_check(i::regclass) c;
+SELECT heap_tids, heap_rows IS NULL AS not_scanned FROM embed_index_check('chk_rq', false);
+CREATE INDEX chk_btree ON chk (id);
+DO $$
+BEGIN
+	PERFORM embed_index_check('chk_btree');
+EXCEPTION WHEN OTHERS THEN
+	RAISE NOTICE '%: %', SQLSTATE, SQLERRM;
+END $$;
+DROP TABLE chk;

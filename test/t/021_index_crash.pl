@@ -188,6 +188,16 @@ for my $name (@ams)
 	}
 }
 
+# embed_index_check: every index is whole after recovery (an ERROR fails safe_psql)
+for my $name (@ams)
+{
+	for my $idx ("b_${name}_cos", "c_${name}_cos", "u_${name}_cos")
+	{
+		is($node->safe_psql($db, "SELECT heap_rows IS NOT NULL FROM embed_index_check('$idx')"), 't',
+			"$name: embed_index_check finds $idx clean after the crash");
+	}
+}
+
 ok(!$node->log_contains(qr/PANIC|terminated by signal 11|server process .* was terminated by signal 6/),
 	'no PANIC or backend crash in the server log');
 $node->stop;

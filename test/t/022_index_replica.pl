@@ -218,6 +218,16 @@ for my $name (@ams)
 	is($standby->safe_psql($db, $sql), $primary->safe_psql($db, $sql), "$name after more work: same answers");
 }
 
+# embed_index_check on both sides after the VACUUMs: read-only, so it runs on the standby too
+for my $n ($primary, $standby)
+{
+	for my $idx ((map { ("r_${_}_cos", "r_${_}_l2") } @ams), (map { "big_${_}_l2" } @big_ams), 'iv_l2')
+	{
+		is($n->safe_psql($db, "SELECT heap_rows IS NOT NULL FROM embed_index_check('$idx')"), 't',
+			$n->name . ": embed_index_check finds $idx clean");
+	}
+}
+
 for my $n ($primary, $standby)
 {
 	ok(!$n->log_contains(qr/PANIC|terminated by signal/), $n->name . ': no crash in the server log');

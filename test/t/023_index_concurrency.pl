@@ -124,6 +124,10 @@ for my $name (qw(hnsw ivfflat ivfrabitq))
 		FROM (SELECT id FROM $t ORDER BY v <=> (SELECT v FROM words WHERE id = 9001) LIMIT 100000) s});
 	is($distinct, $n, "$name: a full iterative scan returns no row twice");
 	cmp_ok($n, '>=', 0.99 * $live, "$name: a full iterative scan reaches (nearly) every live row ($n of $live)");
+
+	# the structure after the storm, and every live row indexed
+	is($node->safe_psql($db, "SELECT heap_rows FROM embed_index_check('$idx')"), $live,
+		"$name: embed_index_check finds $idx clean, with the $live live rows");
 }
 
 ok(!$node->log_contains(qr/PANIC|terminated by signal|deadlock detected/), 'no crash or deadlock in the server log');

@@ -42,6 +42,7 @@ sub corrupt
 		my $lp = unpack('V', substr($page, 24 + 4 * $i, 4));
 		my $off = $lp & 0x7fff;
 		next unless (($lp >> 15) & 3) == 1;    # LP_NORMAL
+		next if $what eq 'heap tid' && $i > 0;    # one element: a TID held twice is another finding
 		if ($what eq 'level')
 		{
 			substr($page, $off, 1) = pack('C', 200);    # level far above the limit
@@ -53,6 +54,24 @@ sub corrupt
 			my $vecsize = unpack('V', substr($page, $off + 4, 4));
 			my $valoff = $off + $len - (($vecsize + 7) & ~7);
 			substr($page, $valoff, 4) = pack('V', 5000 << 2);
+		}
+		elsif ($what eq 'self link')
+		{
+			# layer 0's first link points back at the element itself
+			my $level = unpack('C', substr($page, $off, 1));
+			my $nbrs = $off + 72 + ((2 * ($level + 1) + 7) & ~7);
+			substr($page, $off + 72, 2) = pack('v', 1) if unpack('v', substr($page, $off + 72, 2)) == 0;
+			substr($page, $nbrs, 6) = pack('vvv', 0, 1, $i + 1);
+		}
+		elsif ($what eq 'heap tid')
+		{
+			substr($page, $off + 8, 6) = pack('vvv', 0x000F, 0x4240, 1);    # block 1,000,000
+		}
+		elsif ($what eq 'lost rows')
+		{
+			# flagged deleted with no heap TIDs, as VACUUM leaves a dead element: its rows lose their entry
+			substr($page, $off + 1, 1) = pack('C', unpack('C', substr($page, $off + 1, 1)) | 1);
+			substr($page, $off + 2, 2) = pack('v', 0);
 		}
 		else
 		{
@@ -74,8 +93,46 @@ for my $what ('level', 'ntids', 'value length')
 	like($err, qr/REINDEX/, "$what: the error says how to repair");
 	is($node->safe_psql($db, 'SELECT 1'), '1', "$what: server still answers");
 	is($node->safe_psql($db, 'SELECT count(*), sum(id) FROM t'), '300|45150', "$what: table data intact");
+	($ret, $out, $err) = $node->psql($db, "SELECT * FROM embed_index_check('t_idx')",
+		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($err, qr/XX002: hnsw index "t_idx": element \(1,1\)/, "$what: embed_index_check reports the element");
 	$node->safe_psql($db, 'REINDEX INDEX t_idx; CHECKPOINT;');
 	is($node->safe_psql($db, $query), $before, "$what: REINDEX repairs the index");
+	is($node->safe_psql($db, "SELECT count(*) FROM embed_index_check('t_idx')"), '1',
+		"$what: embed_index_check passes after REINDEX");
+}
+
+# Corruption queries may survive but embed_index_check must name (SQLSTATE XX002).
+my %found = (
+	'self link' => qr/element \(1,1\) links to itself on layer 0/,
+	'heap tid'  => qr/item \(1,1\) holds heap TID \(1000000,1\) past the end of table "t"/,
+	'lost rows' => qr/heap row \(\d+,\d+\) of table "t" is not indexed/,
+);
+for my $what (sort keys %found)
+{
+	corrupt($what);
+	my ($ret, $out, $err) = $node->psql($db, "SELECT * FROM embed_index_check('t_idx')",
+		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	isnt($ret, 0, "$what: embed_index_check fails");
+	like($err, qr/XX002: hnsw index "t_idx": $found{$what}/, "$what: embed_index_check names it");
+	$node->safe_psql($db, 'REINDEX INDEX t_idx; CHECKPOINT;');
+	is($node->safe_psql($db, "SELECT count(*) FROM embed_index_check('t_idx')"), '1',
+		"$what: clean after REINDEX");
+}
+
+# the metapage: a wrong magic number
+{
+	my $file = $node->data_dir . '/' . $node->safe_psql($db, "SELECT pg_relation_filepath('t_idx')");
+	$node->stop;
+	open(my $fh, '+<:raw', $file) or die "open $file: $!";
+	sysseek($fh, 24, 0) or die;
+	syswrite($fh, pack('V', 0x12345678)) == 4 or die "short write";
+	close($fh);
+	$node->start;
+	my ($ret, $out, $err) = $node->psql($db, "SELECT * FROM embed_index_check('t_idx')",
+		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($err, qr/XX002: hnsw index "t_idx": the metapage has magic 0x12345678/, 'metapage magic: reported');
+	$node->safe_psql($db, 'REINDEX INDEX t_idx; CHECKPOINT;');
 }
 
 # no backend crashed along the way: a crash would have restarted the postmaster's children
