@@ -25,7 +25,9 @@ OBJS = \
 	src/parbuild.o \
 	src/hnsw/hnsw.o \
 	src/hnsw/hnswbuild.o \
+	src/hnsw/hnswdiskstore.o \
 	src/hnsw/hnswinsert.o \
+	src/hnsw/hnswmemstore.o \
 	src/hnsw/hnswscan.o \
 	src/hnsw/hnswsearch.o \
 	src/hnsw/hnswutils.o \
