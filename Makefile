@@ -28,7 +28,9 @@ OBJS = \
 	src/check.o \
 	src/hnsw/hnsw.o \
 	src/hnsw/hnswbuild.o \
+	src/hnsw/hnswdiskstore.o \
 	src/hnsw/hnswinsert.o \
+	src/hnsw/hnswmemstore.o \
 	src/hnsw/hnswscan.o \
 	src/hnsw/hnswsearch.o \
 	src/hnsw/hnswutils.o \

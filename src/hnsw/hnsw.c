@@ -27,14 +27,6 @@ double		hnsw_scan_mem_multiplier = 1.0;
 
 static relopt_kind hnsw_relopt_kind;
 
-typedef struct HnswOptions
-{
-	int32		vl_len_;
-	int			m;
-	int			ef_construction;
-	int			precision;
-} HnswOptions;
-
 static relopt_enum_elt_def precision_options[] = {
 	{"half", HNSW_PRECISION_HALF},
 	{"full", HNSW_PRECISION_FULL},
@@ -95,27 +87,6 @@ hnswoptions(Datum reloptions, bool validate)
 
 	return (bytea *) build_reloptions(reloptions, validate, hnsw_relopt_kind,
 									  sizeof(HnswOptions), tab, lengthof(tab));
-}
-
-void
-hnsw_build_options(Relation index, int *m, int *ef_construction)
-{
-	HnswOptions *opts = (HnswOptions *) index->rd_options;
-
-	*m = opts ? opts->m : HNSW_DEFAULT_M;
-	*ef_construction = opts ? opts->ef_construction : HNSW_DEFAULT_EF_CONSTRUCTION;
-	if (*ef_construction < 2 * *m)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("ef_construction must be greater than or equal to 2 * m")));
-}
-
-int
-hnsw_precision(Relation index)
-{
-	HnswOptions *opts = (HnswOptions *) index->rd_options;
-
-	return opts ? opts->precision : HNSW_PRECISION_HALF;
 }
 
 /*

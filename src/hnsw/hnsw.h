@@ -116,6 +116,15 @@ typedef HnswElementTupleData *HnswElementTuple;
 #define HNSW_PRECISION_HALF			0
 #define HNSW_PRECISION_FULL			1
 
+/* the reloptions as parsed (hnsw.c), read by hnsw_build_options and hnsw_precision */
+typedef struct HnswOptions
+{
+	int32		vl_len_;
+	int			m;
+	int			ef_construction;
+	int			precision;
+} HnswOptions;
+
 /*
  * A vector stored at half precision (precision = half, the default, for
  * embed's own distances): every component as an IEEE binary16, plus the
@@ -203,7 +212,8 @@ HnswValuePtr(HnswElementTuple t, int m)
 	return (char *) t + hnsw_tuple_header_size(t->level, m);
 }
 
-typedef struct HnswMemGraph HnswMemGraph;
+/* where the elements live (hnswstore.h) */
+typedef struct HnswStore HnswStore;
 
 /* per-index state derived from the relation */
 typedef struct HnswIndexInfo
@@ -217,7 +227,7 @@ typedef struct HnswIndexInfo
 	bool		half;			/* store new values in a compact form */
 	Oid			collation;
 	bool		building;		/* in CREATE INDEX: no WAL until the end */
-	HnswMemGraph *mem;			/* in CREATE INDEX: the graph while it is in memory */
+	HnswStore  *store;			/* the graph: the index's pages, or a build's graph in memory */
 } HnswIndexInfo;
 
 extern void hnsw_index_info(HnswIndexInfo *info, Relation index, bool building);
@@ -274,44 +284,19 @@ hnsw_write_begin(PageWrite *w, HnswIndexInfo *info)
 	page_write_begin(w, info->index, info->building);
 }
 
-/*
- * The in-memory graph of a build (hnswbuild.c).  Its element tuples have the
- * on-disk layout and already carry their final TIDs, so the search and
- * insert code run on it unchanged and writing it out is a copy.
- */
-extern HnswElementTuple hnsw_mem_element(HnswMemGraph *g, ItemPointer tid, Datum *value);
-extern void hnsw_mem_prefetch(HnswMemGraph *g, ItemPointer tid, bool item);
-extern uint32 hnsw_mem_new_visit(HnswMemGraph *g);
-extern int	hnsw_mem_visit(HnswMemGraph *g, ItemPointer tid, uint32 gen);
-extern bool hnsw_mem_add(HnswMemGraph *g, HnswElementTuple etup, Size size, Datum value,
-						 ItemPointer tid);
-extern void hnsw_mem_overflow(HnswIndexInfo *info);
-extern void hnsw_mem_entry(HnswMemGraph *g, ItemPointer entry, int *level);
-extern void hnsw_mem_set_entry(HnswMemGraph *g, ItemPointer entry, int level);
-
-/*
- * A parallel build shares the graph between processes: an element's links
- * and heap TIDs are read under its lock shared and changed under it
- * exclusive (one element lock at a time); the very first element is placed
- * between begin_first and end_first.  All no-ops in a serial build.
- */
-extern void hnsw_mem_lock(HnswMemGraph *g, ItemPointer tid, bool exclusive);
-extern void hnsw_mem_unlock(HnswMemGraph *g, ItemPointer tid);
-extern bool hnsw_mem_begin_first(HnswMemGraph *g);
-extern void hnsw_mem_begin_top(HnswMemGraph *g);
-extern void hnsw_mem_end_first(HnswMemGraph *g);
-
-/* shared by disk and memory: link `newtid` from one layer of an element */
+/* element tuples (hnswutils.c), in either store: link `newtid` from one layer */
 extern bool hnsw_link(HnswElementTuple etup, int m, int layer, ItemPointer newtid, float4 dist);
+extern void hnsw_write_list(HnswElementTuple etup, int m, int layer, List *sel);
 
-/* insert (hnswinsert.c) */
-extern bool hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid);
+/* neighbour selection (hnswsearch.c) */
 extern List *hnsw_load_candidates(HnswIndexInfo *info, ItemPointer tids, float4 *dists,
 								   int n, Datum from);
 extern int	hnsw_candidate_cmp(const ListCell *a, const ListCell *b);
-extern void hnsw_write_list(HnswElementTuple etup, int m, int layer, List *sel);
 extern List *hnsw_select_neighbors(HnswIndexInfo *info, List *cands, int max,
 								   bool keep_pruned);
+
+/* insert (hnswinsert.c) */
+extern bool hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid);
 
 /* access method entry points */
 extern IndexBuildResult *hnswbuild(Relation heap, Relation index, struct IndexInfo *indexInfo);
@@ -340,7 +325,8 @@ extern double hnsw_scan_mem_multiplier;
 #define HNSW_ITERATIVE_STRICT	2
 
 extern void hnsw_init_gucs(void);
-/* m and ef_construction from the reloptions, checked */
+
+/* options (hnswutils.c): m and ef_construction from the reloptions, checked */
 extern void hnsw_build_options(Relation index, int *m, int *ef_construction);
 extern int	hnsw_precision(Relation index);
 

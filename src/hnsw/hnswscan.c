@@ -17,7 +17,7 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
-#include "hnsw.h"
+#include "hnswstore.h"
 #include "../vector.h"
 
 typedef struct HnswScanOpaqueData
@@ -49,6 +49,7 @@ hnswbeginscan(Relation index, int nkeys, int norderbys)
 	HnswScanOpaque so = palloc0(sizeof(HnswScanOpaqueData));
 
 	hnsw_index_info(&so->info, index, false);
+	so->info.store = hnsw_disk_store(&so->info);
 	so->ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw scan", ALLOCSET_DEFAULT_SIZES);
 	/* the AM provides the ORDER BY values (see hnswgettuple) */
 	if (norderbys > 0)

@@ -5,9 +5,11 @@
  * candidate until the ef closest elements seen so far are all closer than any
  * candidate left.  A scan that needs more rows (iterative scans) calls it
  * again with a larger ef and the search goes on where it stopped, nothing is
- * re-read.  Elements are read one page at a time under a share lock and
- * copied out (distance, heap TIDs, the neighbour list of the layer searched),
- * so no lock is held between steps.
+ * re-read.  Elements are read one at a time through the graph's store
+ * (hnswstore.h: the index's pages, or a build's graph in memory), under the
+ * element's page lock or element lock, and copied out (distance, heap TIDs,
+ * the neighbour list of the layer searched), so no lock is held between
+ * steps.  Neighbour selection, shared by inserts and VACUUM, is here too.
  */
 #include "postgres.h"
 
@@ -16,8 +18,7 @@
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
 
-#include "hnsw.h"
-#include "../bufhint.h"
+#include "hnswstore.h"
 
 /* visited elements, keyed by their TID packed into 48 bits */
 typedef struct VisitedEntry
@@ -71,7 +72,7 @@ struct HnswSearch
 	int			ef;
 	int64		nvisited;		/* elements read, all layers */
 	visited_hash *visited;
-	uint32		visit_gen;		/* in-memory graph: this layer's generation */
+	uint32		visit_gen;		/* the store's marks: this layer's generation, or 0 */
 	pairingheap *cand;
 	pairingheap *found;
 	pairingheap *bound;
@@ -226,49 +227,23 @@ extract_item(HnswSearch *s, ItemPointer tid, HnswElementTuple etup, Datum value,
 /*
  * Read the element at tid: its distance to the query, heap TIDs and (see
  * extract_item) its neighbours on the current layer.  NULL if the slot holds
- * no element on this layer.
+ * no element on this layer.  Everything kept is copied before the store lets
+ * the element go (a value only with keep_values: the store keeps it valid).
  */
 static SearchItem *
 read_element(HnswSearch *s, ItemPointer tid, bool force)
 {
-	Relation	index = s->info->index;
-	int			m = s->info->m;
-	Buffer		buf;
-	HnswElementTuple etup;
-	SearchItem *it = NULL;
+	HnswStore  *st = s->info->store;
+	HnswHeld	h;
+	SearchItem *it;
 
 	s->nvisited++;
-	if (s->info->mem != NULL)
-	{
-		Datum		value;
-
-		/* a build's graph in memory: values stay put, no copy needed */
-		etup = hnsw_mem_element(s->info->mem, tid, &value);
-		if (etup == NULL || etup->level < s->layer)
-			return NULL;
-		hnsw_mem_lock(s->info->mem, tid, false);
-		it = extract_item(s, tid, etup, value, force);
-		hnsw_mem_unlock(s->info->mem, tid);
-		return it;
-	}
-
-	buf = embed_read_buffer(index, ItemPointerGetBlockNumber(tid));
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	etup = hnsw_get_element(index, BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), m);
-	if (etup != NULL && etup->level >= s->layer)
-	{
-		Datum		value = hnsw_load_value(index, etup, m, s->keep_values);
-
-		it = extract_item(s, tid, etup, value, force);
-		if (!s->keep_values)
-		{
-			/* an overflowed value was read into memory of its own */
-			if (DatumGetPointer(value) != HnswValuePtr(etup, m))
-				pfree(DatumGetPointer(value));
-			it->c.value = (Datum) 0;
-		}
-	}
-	UnlockReleaseBuffer(buf);
+	if (!st->ops->read(st, tid, s->layer, s->keep_values ? HNSW_READ_KEEP_VALUE : 0, &h))
+		return NULL;
+	it = extract_item(s, tid, h.etup, h.value, force);
+	st->ops->release(st, &h, false);
+	if (!s->keep_values)
+		it->c.value = (Datum) 0;
 	return it;
 }
 
@@ -277,15 +252,20 @@ read_element(HnswSearch *s, ItemPointer tid, bool force)
 #define PREFETCH_AHEAD 2
 #endif
 
-/* Mark tid visited on this layer; true if it already was. */
+/*
+ * Mark tid visited on this layer; true if it already was.  The store's own
+ * marks when it keeps some (generation marks per element in memory), else
+ * the search's hash set.
+ */
 static inline bool
 mark_visited(HnswSearch *s, ItemPointer tid)
 {
 	bool		found;
 
-	if (s->info->mem != NULL)
+	if (s->visit_gen != 0)
 	{
-		int			r = hnsw_mem_visit(s->info->mem, tid, s->visit_gen);
+		HnswStore  *st = s->info->store;
+		int			r = st->ops->visit(st, tid, s->visit_gen);
 
 		if (r >= 0)
 			return r == 1;
@@ -298,11 +278,9 @@ mark_visited(HnswSearch *s, ItemPointer tid)
 static inline void
 prefetch_element(HnswSearch *s, ItemPointer tid, bool item)
 {
-	if (s->info->mem != NULL)
-		hnsw_mem_prefetch(s->info->mem, tid, item);
-	else
-		embed_prefetch_item(s->info->index, ItemPointerGetBlockNumber(tid),
-							ItemPointerGetOffsetNumber(tid), item);
+	HnswStore  *st = s->info->store;
+
+	st->ops->prefetch(st, tid, item);
 }
 
 /* The neighbour list of an element admitted after it was read. */
@@ -373,8 +351,7 @@ start_layer(HnswSearch *s, List *entry, int layer)
 
 	s->layer = layer;
 	s->visited = visited_create(CurrentMemoryContext, 256, NULL);
-	if (s->info->mem != NULL)
-		s->visit_gen = hnsw_mem_new_visit(s->info->mem);
+	s->visit_gen = s->info->store->ops->new_visit(s->info->store);
 	s->cand = pairingheap_allocate(closer_first_c, NULL);
 	s->found = pairingheap_allocate(closer_first_f, NULL);
 	s->bound = pairingheap_allocate(farther_first_w, NULL);
@@ -521,18 +498,101 @@ List *
 hnsw_search_entry(HnswSearch *s, int *entry_level)
 {
 	HnswCandidate *c = palloc0(sizeof(HnswCandidate));
+	HnswStore  *st = s->info->store;
 
-	if (s->info->mem != NULL)
-		hnsw_mem_entry(s->info->mem, &c->tid, entry_level);
-	else
-	{
-		HnswMetaPageData meta;
-
-		hnsw_read_meta(s->info->index, &meta);
-		*entry_level = meta.entry_level;
-		c->tid = meta.entry;
-	}
+	st->ops->entry(st, &c->tid, entry_level);
 	if (*entry_level < 0)
 		return NIL;
 	return list_make1(c);
+}
+
+/* ---------- neighbour selection (inserts, VACUUM's repairs) ---------- */
+
+/*
+ * HNSW's neighbour-selection heuristic: take candidates closest first, and
+ * keep one only if it is closer to the new element than to every neighbour
+ * already kept, which spreads links over directions and keeps the graph
+ * navigable.  With keep_pruned, remaining slots are filled with the closest
+ * pruned candidates (a new element's own links: more ways out of it).
+ */
+List *
+hnsw_select_neighbors(HnswIndexInfo *info, List *cands, int max, bool keep_pruned)
+{
+	List	   *kept = NIL;
+	List	   *pruned = NIL;
+	ListCell   *lc;
+
+	foreach(lc, cands)
+	{
+		HnswCandidate *e = lfirst(lc);
+		bool		good = true;
+		ListCell   *lc2;
+
+		if (list_length(kept) >= max)
+			break;
+		if (e->deleted)
+			continue;
+		foreach(lc2, kept)
+		{
+			HnswCandidate *r = lfirst(lc2);
+
+			if (hnsw_distance(info, hnsw_candidate_full(e), hnsw_candidate_full(r)) < e->dist)
+			{
+				good = false;
+				break;
+			}
+		}
+		if (good)
+			kept = lappend(kept, e);
+		else
+			pruned = lappend(pruned, e);
+	}
+	foreach(lc, pruned)
+	{
+		if (!keep_pruned || list_length(kept) >= max)
+			break;
+		kept = lappend(kept, lfirst(lc));
+	}
+	return kept;
+}
+
+/*
+ * Candidates for a neighbour list: the elements at `tids`, with their values
+ * and their distances to the list's owner (`dists`, or computed from `from`
+ * when dists is NULL).  Elements that are gone are left out.  Each is read
+ * through the store with its value kept (on disk: copied under the page's
+ * share lock, as are its flags, before the buffer is released; in memory:
+ * in place, since values never move).
+ */
+List *
+hnsw_load_candidates(HnswIndexInfo *info, ItemPointer tids, float4 *dists, int n, Datum from)
+{
+	List	   *cands = NIL;
+
+	for (int i = 0; i < n; i++)
+	{
+		HnswStore  *st = info->store;
+		HnswCandidate *c = palloc0(sizeof(HnswCandidate));
+		HnswHeld	h;
+
+		c->tid = tids[i];
+		if (!st->ops->read(st, &tids[i], 0, HNSW_READ_KEEP_VALUE | HNSW_READ_FIXED, &h))
+			continue;
+		c->value = h.value;
+		c->deleted = (h.etup->flags & HNSW_ELEMENT_DELETED) != 0;
+		c->form = h.etup->flags & HNSW_ELEMENT_FORM;
+		st->ops->release(st, &h, false);
+		c->dist = dists ? dists[i] : hnsw_distance(info, from, hnsw_candidate_full(c));
+		cands = lappend(cands, c);
+	}
+	return cands;
+}
+
+int
+hnsw_candidate_cmp(const ListCell *a, const ListCell *b)
+{
+	double		da = ((HnswCandidate *) lfirst(a))->dist;
+	double		db = ((HnswCandidate *) lfirst(b))->dist;
+
+	return (da > db) - (da < db);
 }

@@ -22,6 +22,27 @@
 /* ---------- relation-level info ---------- */
 
 void
+hnsw_build_options(Relation index, int *m, int *ef_construction)
+{
+	HnswOptions *opts = (HnswOptions *) index->rd_options;
+
+	*m = opts ? opts->m : HNSW_DEFAULT_M;
+	*ef_construction = opts ? opts->ef_construction : HNSW_DEFAULT_EF_CONSTRUCTION;
+	if (*ef_construction < 2 * *m)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ef_construction must be greater than or equal to 2 * m")));
+}
+
+int
+hnsw_precision(Relation index)
+{
+	HnswOptions *opts = (HnswOptions *) index->rd_options;
+
+	return opts ? opts->precision : HNSW_PRECISION_HALF;
+}
+
+void
 hnsw_index_info(HnswIndexInfo *info, Relation index, bool building)
 {
 	HnswMetaPageData meta;
@@ -542,5 +563,60 @@ hnsw_load_value(Relation index, HnswElementTuple etup, int m, bool copy)
 	return PointerGetDatum(out);
 }
 
-/* ---------- writing pages ---------- */
+/* ---------- neighbour lists, in an element of either store ---------- */
 
+/*
+ * Link `etup` to `newtid` on one layer: append if the list has room, else
+ * replace the farthest neighbour if the new one is closer.  The stored
+ * distances make this a one-element change.  Returns whether it changed.
+ */
+bool
+hnsw_link(HnswElementTuple etup, int m, int layer, ItemPointer newtid, float4 dist)
+{
+	int			start = hnsw_layer_start(layer, m);
+	int			count = HnswCounts(etup)[layer];
+	ItemPointer nbrs = HnswNeighbors(etup, m) + start;
+	float4	   *dists = HnswNeighborDists(etup, m) + start;
+	int			target;
+
+	if (etup->level < layer)
+		return false;
+	for (int i = 0; i < count; i++)
+		if (ItemPointerEquals(&nbrs[i], newtid))
+			return false;
+	if (count < hnsw_layer_slots(layer, m))
+		target = HnswCounts(etup)[layer]++;
+	else
+	{
+		target = 0;
+		for (int i = 1; i < count; i++)
+			if (dists[i] > dists[target])
+				target = i;
+		if (!(dist < dists[target]))
+			return false;
+	}
+	nbrs[target] = *newtid;
+	dists[target] = dist;
+	return true;
+}
+
+/* Replace one layer's list with `sel` (HnswCandidates: their TIDs and distances). */
+void
+hnsw_write_list(HnswElementTuple etup, int m, int layer, List *sel)
+{
+	int			start = hnsw_layer_start(layer, m);
+	ItemPointer nbrs = HnswNeighbors(etup, m) + start;
+	float4	   *dists = HnswNeighborDists(etup, m) + start;
+	int			i = 0;
+	ListCell   *lc;
+
+	foreach(lc, sel)
+	{
+		HnswCandidate *c = lfirst(lc);
+
+		nbrs[i] = c->tid;
+		dists[i] = (float4) c->dist;
+		i++;
+	}
+	HnswCounts(etup)[layer] = i;
+}

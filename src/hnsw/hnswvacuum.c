@@ -24,7 +24,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "hnsw.h"
+#include "hnswstore.h"
 
 /* a link pass 2 removed: to a deleted element, on one layer */
 typedef struct LostLink
@@ -545,6 +545,7 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	vs.vinfo = info;
 	vs.best_level = -1;
 	hnsw_index_info(&vs.info, info->index, false);
+	vs.info.store = hnsw_disk_store(&vs.info);
 
 	dargs.stats = stats;
 	dargs.callback = callback;
