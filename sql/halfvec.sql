@@ -82,9 +82,10 @@ SELECT pg_temp.recv(halfvec_send('[1,2]'), 'halfvec(3)');
 SELECT pg_temp.recv('\x000100003c0000', 'halfvec');
 -- COPY BINARY round trip of a table
 CREATE TEMP TABLE hv_copy AS SELECT i AS id, ARRAY[i, -i, i / 7.0]::halfvec AS v FROM generate_series(1, 50) i;
-COPY hv_copy TO '/tmp/embed_regress_halfvec.bin' (FORMAT binary);
+SELECT current_setting('data_directory') || '/embed_regress_halfvec.bin' AS copy_file \gset
+COPY hv_copy TO :'copy_file' (FORMAT binary);
 CREATE TEMP TABLE hv_copy2 (LIKE hv_copy);
-COPY hv_copy2 FROM '/tmp/embed_regress_halfvec.bin' (FORMAT binary);
+COPY hv_copy2 FROM :'copy_file' (FORMAT binary);
 SELECT count(*) AS rows, count(*) FILTER (WHERE a.v = b.v AND a.v::text = b.v::text) AS same
 FROM hv_copy a JOIN hv_copy2 b USING (id);
 
