@@ -52,6 +52,7 @@ SQL_PARTS = \
 	src/sql/aggregate.sql \
 	src/sql/hnsw.sql \
 	src/sql/ivf.sql \
+	src/sql/halfvec.sql \
 	src/sql/bit.sql \
 	src/sql/check.sql \
 	src/sql/recall.sql
@@ -59,6 +60,8 @@ SQL_PARTS = \
 # The fragments whose objects are new since 0.1.0, in order: the upgrade
 # script.  Earlier install scripts are kept, as released, in src/sql/history.
 SQL_NEW_0_2_0 = \
+	src/sql/vector_preferred.sql \
+	src/sql/halfvec.sql \
 	src/sql/bit.sql \
 	src/sql/check.sql
 
@@ -66,7 +69,7 @@ DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.1.0--0.2.0.sql
 DATA = src/sql/history/$(EXTENSION)--0.1.0.sql
 
 # pg_regress suites: sql/NAME.sql -> expected/NAME.out
-REGRESS = vector_io vector_cast vector_ops vector_func aggregate kernels errors hnsw ivf bit amvalidate
+REGRESS = vector_io vector_cast vector_ops vector_func aggregate kernels errors hnsw ivf bit halfvec amvalidate
 
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)

@@ -1,8 +1,9 @@
 /*
- * aggregate.c — avg() and sum() over vectors.
+ * aggregate.c — avg() and sum() over the dense types (vector, halfvec).
  *
- * One accumulator serves both aggregates (and, later, other dense element
- * types): a count and per-dimension float8 sums, allocated once per group in
+ * One accumulator serves both aggregates and every dense element type (the
+ * transition function decodes the input through its codec, the final
+ * functions encode the result into the type): a count and per-dimension float8 sums, allocated once per group in
  * the aggregate context and updated in place.  float8 sums keep avg() of
  * millions of float4 vectors accurate and make sum() overflow detectable at
  * the end instead of silently saturating.
@@ -16,6 +17,7 @@
 #include "libpq/pqformat.h"
 #include "utils/memutils.h"
 
+#include "dense.h"
 #include "vector.h"
 
 typedef struct VecAccum
@@ -46,13 +48,14 @@ accum_new(MemoryContext ctx, int dim)
 	return s;
 }
 
-PG_FUNCTION_INFO_V1(vector_accum);
-Datum
-vector_accum(PG_FUNCTION_ARGS)
+static inline Datum
+dense_accum(FunctionCallInfo fcinfo, const DenseCodec *c, const char *fname)
 {
-	MemoryContext ctx = agg_context(fcinfo, "vector_accum");
+	MemoryContext ctx = agg_context(fcinfo, fname);
 	VecAccum   *s = PG_ARGISNULL(0) ? NULL : (VecAccum *) PG_GETARG_POINTER(0);
-	Vector	   *v;
+	DenseValue *v;
+	float		buf[1024];
+	const float *x;
 
 	/* NULL inputs are skipped, as by every SQL aggregate */
 	if (PG_ARGISNULL(1))
@@ -61,16 +64,32 @@ vector_accum(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(s);
 	}
-	v = PG_GETARG_VECTOR_P(1);
+	v = (DenseValue *) embed_detoast_vector(PG_GETARG_DATUM(1));
 	if (s == NULL)
 		s = accum_new(ctx, v->dim);
 	else
 		embed_check_same_dims(s->dim, v->dim);
 
+	x = dense_read(c, v, buf, lengthof(buf));
 	for (int i = 0; i < v->dim; i++)
-		s->sum[i] += v->x[i];
+		s->sum[i] += x[i];
+	dense_read_done(c, x, buf);
 	s->n++;
 	PG_RETURN_POINTER(s);
+}
+
+PG_FUNCTION_INFO_V1(vector_accum);
+Datum
+vector_accum(PG_FUNCTION_ARGS)
+{
+	return dense_accum(fcinfo, embed_dense_vector, "vector_accum");
+}
+
+PG_FUNCTION_INFO_V1(halfvec_accum);
+Datum
+halfvec_accum(PG_FUNCTION_ARGS)
+{
+	return dense_accum(fcinfo, embed_dense_halfvec, "halfvec_accum");
 }
 
 PG_FUNCTION_INFO_V1(vector_accum_combine);
@@ -145,11 +164,16 @@ vector_accum_deserialize(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(s);
 }
 
-/* Build the result vector from the state; divisor 1 for sum, n for avg. */
-static Vector *
-accum_result(const VecAccum *s, double divisor)
+/*
+ * Build the result from the state; divisor 1 for sum, n for avg.  A value
+ * beyond float4 is an error for every type; the codec rejects those beyond
+ * the element's own range (halfvec: 65504).
+ */
+static DenseValue *
+accum_result(const DenseCodec *c, const VecAccum *s, double divisor)
 {
-	Vector	   *r = new_vector(s->dim);
+	DenseValue *r = dense_new(c, s->dim);
+	float	   *out = dense_write(c, r);
 
 	for (int i = 0; i < s->dim; i++)
 	{
@@ -159,29 +183,46 @@ accum_result(const VecAccum *s, double divisor)
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("value out of range: overflow")));
-		r->x[i] = (float) x;
+		out[i] = (float) x;
 	}
+	dense_write_done(c, r, out, DENSE_RANGE_ARITH, false);
 	return r;
+}
+
+static inline Datum
+dense_final(FunctionCallInfo fcinfo, const DenseCodec *c, bool avg)
+{
+	VecAccum   *s = PG_ARGISNULL(0) ? NULL : (VecAccum *) PG_GETARG_POINTER(0);
+
+	if (s == NULL || s->n == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_POINTER(accum_result(c, s, avg ? (double) s->n : 1.0));
 }
 
 PG_FUNCTION_INFO_V1(vector_avg_final);
 Datum
 vector_avg_final(PG_FUNCTION_ARGS)
 {
-	VecAccum   *s = PG_ARGISNULL(0) ? NULL : (VecAccum *) PG_GETARG_POINTER(0);
-
-	if (s == NULL || s->n == 0)
-		PG_RETURN_NULL();
-	PG_RETURN_VECTOR_P(accum_result(s, (double) s->n));
+	return dense_final(fcinfo, embed_dense_vector, true);
 }
 
 PG_FUNCTION_INFO_V1(vector_sum_final);
 Datum
 vector_sum_final(PG_FUNCTION_ARGS)
 {
-	VecAccum   *s = PG_ARGISNULL(0) ? NULL : (VecAccum *) PG_GETARG_POINTER(0);
+	return dense_final(fcinfo, embed_dense_vector, false);
+}
 
-	if (s == NULL || s->n == 0)
-		PG_RETURN_NULL();
-	PG_RETURN_VECTOR_P(accum_result(s, 1.0));
+PG_FUNCTION_INFO_V1(halfvec_avg_final);
+Datum
+halfvec_avg_final(PG_FUNCTION_ARGS)
+{
+	return dense_final(fcinfo, embed_dense_halfvec, true);
+}
+
+PG_FUNCTION_INFO_V1(halfvec_sum_final);
+Datum
+halfvec_sum_final(PG_FUNCTION_ARGS)
+{
+	return dense_final(fcinfo, embed_dense_halfvec, false);
 }

@@ -114,6 +114,65 @@ const EmbedType embed_type_vector = {
 	.distance = vector_distance
 };
 
+/* ---------- halfvec: binary16 components, decoded to float32 ---------- */
+
+static int
+halfvec_dims_of(const void *value)
+{
+	return ((const HalfVec *) value)->dim;
+}
+
+static void
+halfvec_to_float(const void *value, float *out)
+{
+	const HalfVec *v = (const HalfVec *) value;
+
+	embed_active_kernels->half_to_float(v->x, out, v->dim);
+}
+
+/*
+ * Decode both operands with the SIMD kernel (on the stack up to 1024
+ * dimensions), then the float32 kernels.  A first version: kernels that
+ * read binary16 directly would save the decoding pass.
+ */
+#define HALF_STACK_DIMS 1024
+
+static double
+halfvec_distance(EmbedMetric metric, const void *a, const void *b)
+{
+	const HalfVec *ha = (const HalfVec *) a;
+	const HalfVec *hb = (const HalfVec *) b;
+	int			n = ha->dim;
+	float		sa[HALF_STACK_DIMS],
+				sb[HALF_STACK_DIMS];
+	float	   *x = n <= HALF_STACK_DIMS ? sa : palloc(sizeof(float) * n);
+	float	   *y = n <= HALF_STACK_DIMS ? sb : palloc(sizeof(float) * n);
+	double		d;
+
+	embed_active_kernels->half_to_float(ha->x, x, n);
+	embed_active_kernels->half_to_float(hb->x, y, n);
+	d = embed_metric_dense(metric, x, y, n);
+	if (x != sa)
+	{
+		pfree(x);
+		pfree(y);
+	}
+	return d;
+}
+
+const EmbedType embed_type_halfvec = {
+	.name = "halfvec",
+	.max_dim = HALFVEC_MAX_DIM,
+	.max_index_dim = HALFVEC_MAX_DIM,
+	.metrics = EMBED_METRIC_BIT(EMBED_METRIC_L2SQ) | EMBED_METRIC_BIT(EMBED_METRIC_NEG_IP) |
+	EMBED_METRIC_BIT(EMBED_METRIC_COSINE) | EMBED_METRIC_BIT(EMBED_METRIC_L1),
+	.dense = true,
+	.dims = halfvec_dims_of,
+	.to_float = halfvec_to_float,
+	.float_view = NULL,
+	.distance = halfvec_distance
+};
+
 /* ---------- bit: PostgreSQL's bit strings, one bit per dimension ---------- */
 
 /* the most bits embed indexes: 64,000 (8,000 bytes, one page's worth) */
@@ -198,6 +257,10 @@ static const Resolver resolvers[] = {
 	{vector_negative_inner_product, &embed_type_vector, EMBED_METRIC_NEG_IP},
 	{vector_cosine_distance, &embed_type_vector, EMBED_METRIC_COSINE},
 	{vector_l1_distance, &embed_type_vector, EMBED_METRIC_L1},
+	{halfvec_l2_squared_distance, &embed_type_halfvec, EMBED_METRIC_L2SQ},
+	{halfvec_negative_inner_product, &embed_type_halfvec, EMBED_METRIC_NEG_IP},
+	{halfvec_cosine_distance, &embed_type_halfvec, EMBED_METRIC_COSINE},
+	{halfvec_l1_distance, &embed_type_halfvec, EMBED_METRIC_L1},
 	{embed_hamming_distance, &embed_type_bit, EMBED_METRIC_HAMMING},
 	{embed_jaccard_distance, &embed_type_bit, EMBED_METRIC_JACCARD},
 };

@@ -55,6 +55,7 @@ typedef struct EmbedType
 } EmbedType;
 
 extern const EmbedType embed_type_vector;
+extern const EmbedType embed_type_halfvec;
 extern const EmbedType embed_type_bit;
 
 /* What an index's distance support function is: resolved once per index. */

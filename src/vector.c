@@ -1,7 +1,10 @@
 /*
- * vector.c — the float32 `vector` type: I/O, casts, operators, functions.
+ * vector.c — the dense types `vector` (float4) and `halfvec` (binary16):
+ * I/O, casts, operators, functions.
  *
- * Distances go through kernels.c; this file only validates and unpacks.
+ * Every SQL function is written once, as a generic body over a DenseCodec
+ * (dense.h), and stamped out per type by DENSE_BOTH / DENSE_FN.  Distances
+ * go through kernels.c; this file only validates, decodes and encodes.
  */
 #include "postgres.h"
 
@@ -9,6 +12,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/shortest_dec.h"
 #include "fmgr.h"
 #include "libpq/pqformat.h"
 #include "utils/array.h"
@@ -17,10 +21,11 @@
 #include "utils/numeric.h"
 #include "utils/varbit.h"
 
+#include "dense.h"
+#include "embedtype.h"
 #include "kernels.h"
 #include "vecparse.h"
 #include "vector.h"
-#include "embedtype.h"
 
 /* ---------- shared checks ---------- */
 
@@ -97,37 +102,218 @@ checked_result(float r, float a, float b, bool check_underflow)
 	return r;
 }
 
+/* ---------- the codecs: float4 and binary16 elements ---------- */
+
+static float
+float4_elem(const void *data, int i)
+{
+	return ((const float *) data)[i];
+}
+
+static void
+float4_recv(StringInfo buf, void *dst, int n, const char *typname)
+{
+	float	   *x = (float *) dst;
+
+	for (int i = 0; i < n; i++)
+	{
+		x[i] = pq_getmsgfloat4(buf);
+		embed_check_element(x[i], typname);
+	}
+}
+
+static void
+float4_send(StringInfo buf, const void *src, int n)
+{
+	const float *x = (const float *) src;
+
+	for (int i = 0; i < n; i++)
+		pq_sendfloat4(buf, x[i]);
+}
+
+static const DenseCodec vector_codec = {
+	.type = &embed_type_vector,
+	.elem_size = sizeof(float),
+	.float_storage = true,
+	.decode = NULL,
+	.encode = NULL,
+	.elem = float4_elem,
+	.recv = float4_recv,
+	.send = float4_send
+};
+
+static void
+half_decode(const void *src, float *out, int n)
+{
+	embed_active_kernels->half_to_float((const uint16 *) src, out, n);
+}
+
+static int
+half_encode(const float *x, void *dst, int n)
+{
+	uint16	   *h = (uint16 *) dst;
+
+	if (likely(embed_float_to_half(x, h, n)))
+		return -1;
+	/* find the culprit for the message */
+	for (int i = 0; i < n; i++)
+		if (!embed_float_to_half(x + i, h + i, 1))
+			return i;
+	return -1;					/* not reached */
+}
+
+/* binary16 bits -> float32, exact (finite halves; callers validate) */
+static inline float
+half_value(uint16 h)
+{
+	float		mag;
+
+	if ((h & 0x7c00) == 0)
+		mag = (float) (h & 0x03ff) * 0x1p-24f;	/* zero or subnormal */
+	else
+	{
+		union
+		{
+			uint32		u;
+			float		f;
+		}			v;
+
+		/* rebias the exponent: 15 -> 127 */
+		v.u = ((uint32) (h & 0x7fff) << 13) + ((uint32) (127 - 15) << 23);
+		mag = v.f;
+	}
+	return (h & 0x8000) ? -mag : mag;
+}
+
+static float
+half_elem(const void *data, int i)
+{
+	return half_value(((const uint16 *) data)[i]);
+}
+
+static void
+half_recv(StringInfo buf, void *dst, int n, const char *typname)
+{
+	uint16	   *h = (uint16 *) dst;
+
+	for (int i = 0; i < n; i++)
+	{
+		h[i] = (uint16) pq_getmsgint(buf, 2);
+		/* exponent all ones: infinity (no mantissa) or NaN */
+		if ((h[i] & 0x7c00) == 0x7c00)
+			embed_check_element((h[i] & 0x03ff) ? NAN : INFINITY, typname);
+	}
+}
+
+static void
+half_send(StringInfo buf, const void *src, int n)
+{
+	const uint16 *h = (const uint16 *) src;
+
+	for (int i = 0; i < n; i++)
+		pq_sendint16(buf, h[i]);
+}
+
+static const DenseCodec halfvec_codec = {
+	.type = &embed_type_halfvec,
+	.elem_size = sizeof(uint16),
+	.float_storage = false,
+	.decode = half_decode,
+	.encode = half_encode,
+	.elem = half_elem,
+	.recv = half_recv,
+	.send = half_send
+};
+
+const DenseCodec *const embed_dense_vector = &vector_codec;
+const DenseCodec *const embed_dense_halfvec = &halfvec_codec;
+
+void
+embed_dense_range_error(const DenseCodec *c, float v, DenseRange how)
+{
+	char		buf[FLOAT_SHORTEST_DECIMAL_LEN];
+
+	if (how == DENSE_RANGE_ARITH)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("value out of range: overflow")));
+	float_to_shortest_decimal_buf(v, buf);
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("\"%s\" is out of range for type %s", buf, c->type->name)));
+}
+
+void
+embed_dense_underflow_error(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("value out of range: underflow")));
+}
+
+/*
+ * One fmgr entry point per type around a generic body: the codec is a
+ * compile-time constant in each, so the body is specialised per type.
+ */
+#define DENSE_FN(fn, body, codec, ...) \
+PG_FUNCTION_INFO_V1(fn); \
+Datum \
+fn(PG_FUNCTION_ARGS) \
+{ \
+	return body(fcinfo, codec, ##__VA_ARGS__); \
+}
+
+#define DENSE_BOTH(suffix, body, ...) \
+	DENSE_FN(vector_##suffix, body, &vector_codec, ##__VA_ARGS__) \
+	DENSE_FN(halfvec_##suffix, body, &halfvec_codec, ##__VA_ARGS__)
+
+#define DENSE_INLINE static pg_attribute_always_inline Datum
+
+/* decoded operands of up to this many dimensions stay on the stack */
+#define DENSE_STACK_DIMS 1024
+
+static inline DenseValue *
+dense_arg(FunctionCallInfo fcinfo, int n)
+{
+	return (DenseValue *) embed_detoast_vector(PG_GETARG_DATUM(n));
+}
+
 /* ---------- I/O ---------- */
 
-PG_FUNCTION_INFO_V1(vector_in);
-Datum
-vector_in(PG_FUNCTION_ARGS)
+DENSE_INLINE
+dense_in(FunctionCallInfo fcinfo, const DenseCodec *c)
 {
 	char	   *str = PG_GETARG_CSTRING(0);
 	int32		typmod = PG_GETARG_INT32(2);
 	int			dim;
-	float	   *x = embed_parse_float_list(str, "vector", VECTOR_MAX_DIM, &dim);
-	Vector	   *v;
+	float	   *x = embed_parse_float_list(str, c->type->name, c->type->max_dim, &dim);
+	DenseValue *r;
+	float	   *out;
 
 	embed_check_typmod_dims(dim, typmod);
-	v = new_vector(dim);
-	memcpy(v->x, x, sizeof(float) * dim);
+	r = dense_new(c, dim);
+	out = dense_write(c, r);
+	memcpy(out, x, sizeof(float) * dim);
+	dense_write_done(c, r, out, DENSE_RANGE_INPUT, false);
 	pfree(x);
-	PG_RETURN_VECTOR_P(v);
+	PG_RETURN_POINTER(r);
 }
 
-PG_FUNCTION_INFO_V1(vector_out);
-Datum
-vector_out(PG_FUNCTION_ARGS)
+DENSE_BOTH(in, dense_in)
+
+DENSE_INLINE
+dense_out(FunctionCallInfo fcinfo, const DenseCodec *c)
 {
-	Vector	   *v = PG_GETARG_VECTOR_P(0);
+	DenseValue *v = dense_arg(fcinfo, 0);
+	const float *x = dense_read(c, v, NULL, 0);
 
-	PG_RETURN_CSTRING(embed_format_float_list(v->x, v->dim));
+	PG_RETURN_CSTRING(embed_format_float_list(x, v->dim));
 }
 
-PG_FUNCTION_INFO_V1(vector_typmod_in);
-Datum
-vector_typmod_in(PG_FUNCTION_ARGS)
+DENSE_BOTH(out, dense_out)
+
+DENSE_INLINE
+dense_typmod_in(FunctionCallInfo fcinfo, const DenseCodec *c)
 {
 	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(0);
 	int32	   *tl;
@@ -141,88 +327,89 @@ vector_typmod_in(PG_FUNCTION_ARGS)
 	if (tl[0] < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type vector must be at least 1")));
-	if (tl[0] > VECTOR_MAX_DIM)
+				 errmsg("dimensions for type %s must be at least 1", c->type->name)));
+	if (tl[0] > c->type->max_dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type vector cannot exceed %d", VECTOR_MAX_DIM)));
+				 errmsg("dimensions for type %s cannot exceed %d", c->type->name, c->type->max_dim)));
 	PG_RETURN_INT32(tl[0]);
 }
 
-/* Binary: uint16 dim, uint16 unused, dim x float4, all big-endian. */
-PG_FUNCTION_INFO_V1(vector_recv);
-Datum
-vector_recv(PG_FUNCTION_ARGS)
+DENSE_BOTH(typmod_in, dense_typmod_in)
+
+/* Binary: uint16 dim, uint16 unused, dim elements, all big-endian. */
+DENSE_INLINE
+dense_recv(FunctionCallInfo fcinfo, const DenseCodec *c)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int32		typmod = PG_GETARG_INT32(2);
+	const char *name = c->type->name;
 	int			dim,
 				unused;
-	Vector	   *v;
+	DenseValue *r;
 
 	if (buf->len - buf->cursor < 4)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid binary data for type vector: header truncated")));
+				 errmsg("invalid binary data for type %s: header truncated", name)));
 	dim = pq_getmsgint(buf, 2);
 	unused = pq_getmsgint(buf, 2);
-	embed_check_dims(dim, "vector");
+	embed_check_dims(dim, name);
 	if (unused != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid binary data for type vector: unused field must be 0, not %d", unused)));
+				 errmsg("invalid binary data for type %s: unused field must be 0, not %d", name, unused)));
 	/* never trust the header: the payload must hold every element */
-	if ((Size) (buf->len - buf->cursor) < sizeof(float) * (Size) dim)
+	if ((Size) (buf->len - buf->cursor) < (Size) c->elem_size * (Size) dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid binary data for type vector: %d dimensions declared, %d bytes of data",
-						dim, buf->len - buf->cursor)));
+				 errmsg("invalid binary data for type %s: %d dimensions declared, %d bytes of data",
+						name, dim, buf->len - buf->cursor)));
 	embed_check_typmod_dims(dim, typmod);
 
-	v = new_vector(dim);
-	for (int i = 0; i < dim; i++)
-	{
-		v->x[i] = pq_getmsgfloat4(buf);
-		embed_check_element(v->x[i], "vector");
-	}
-	PG_RETURN_VECTOR_P(v);
+	r = dense_new(c, dim);
+	c->recv(buf, r->data, dim, name);
+	PG_RETURN_POINTER(r);
 }
 
-PG_FUNCTION_INFO_V1(vector_send);
-Datum
-vector_send(PG_FUNCTION_ARGS)
+DENSE_BOTH(recv, dense_recv)
+
+DENSE_INLINE
+dense_send(FunctionCallInfo fcinfo, const DenseCodec *c)
 {
-	Vector	   *v = PG_GETARG_VECTOR_P(0);
+	DenseValue *v = dense_arg(fcinfo, 0);
 	StringInfoData buf;
 
 	pq_begintypsend(&buf);
-	enlargeStringInfo(&buf, 4 + sizeof(float) * v->dim);
+	enlargeStringInfo(&buf, 4 + c->elem_size * v->dim);
 	pq_sendint16(&buf, v->dim);
 	pq_sendint16(&buf, 0);
-	for (int i = 0; i < v->dim; i++)
-		pq_sendfloat4(&buf, v->x[i]);
+	c->send(&buf, v->data, v->dim);
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
+DENSE_BOTH(send, dense_send)
+
 /* ---------- typmod coercion and casts ---------- */
 
-PG_FUNCTION_INFO_V1(vector_coerce);
-Datum
-vector_coerce(PG_FUNCTION_ARGS)
+DENSE_INLINE
+dense_coerce(FunctionCallInfo fcinfo, const DenseCodec *c)
 {
-	Vector	   *v = PG_GETARG_VECTOR_P(0);
+	DenseValue *v = dense_arg(fcinfo, 0);
 
 	embed_check_typmod_dims(v->dim, PG_GETARG_INT32(1));
-	PG_RETURN_VECTOR_P(v);
+	PG_RETURN_POINTER(v);
 }
 
-/* integer[], real[], double precision[], numeric[] -> vector */
-PG_FUNCTION_INFO_V1(array_to_vector);
-Datum
-array_to_vector(PG_FUNCTION_ARGS)
+DENSE_BOTH(coerce, dense_coerce)
+
+/* integer[], real[], double precision[], numeric[] -> the type */
+DENSE_INLINE
+dense_from_array(FunctionCallInfo fcinfo, const DenseCodec *c)
 {
 	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(0);
 	int32		typmod = PG_GETARG_INT32(1);
+	const char *name = c->type->name;
 	Oid			elemtype = ARR_ELEMTYPE(a);
 	int16		typlen;
 	bool		typbyval;
@@ -230,23 +417,25 @@ array_to_vector(PG_FUNCTION_ARGS)
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
-	Vector	   *v;
+	DenseValue *r;
+	float	   *x;
 
 	if (ARR_NDIM(a) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("array must be 1-D")));
-	if (ARR_NDIM(a) == 1 && ArrayGetNItems(1, ARR_DIMS(a)) > VECTOR_MAX_DIM)
+	if (ARR_NDIM(a) == 1 && ArrayGetNItems(1, ARR_DIMS(a)) > c->type->max_dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("vector cannot have more than %d dimensions", VECTOR_MAX_DIM)));
+				 errmsg("%s cannot have more than %d dimensions", name, c->type->max_dim)));
 
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	deconstruct_array(a, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
-	embed_check_dims(n, "vector");
+	embed_check_dims(n, name);
 	embed_check_typmod_dims(n, typmod);
 
-	v = new_vector(n);
+	r = dense_new(c, n);
+	x = dense_write(c, r);
 	for (int i = 0; i < n; i++)
 	{
 		float		f;
@@ -262,15 +451,15 @@ array_to_vector(PG_FUNCTION_ARGS)
 				break;
 			case FLOAT4OID:
 				f = DatumGetFloat4(elems[i]);
-				embed_check_element(f, "vector");
+				embed_check_element(f, name);
 				break;
 			case FLOAT8OID:
-				f = embed_float8_to_float4(DatumGetFloat8(elems[i]), "vector");
+				f = embed_float8_to_float4(DatumGetFloat8(elems[i]), name);
 				break;
 			case NUMERICOID:
 				/* numeric_float4 raises 22003 itself when out of float4 range */
 				f = DatumGetFloat4(DirectFunctionCall1(numeric_float4, elems[i]));
-				embed_check_element(f, "vector");
+				embed_check_element(f, name);
 				break;
 			default:
 				ereport(ERROR,
@@ -278,78 +467,107 @@ array_to_vector(PG_FUNCTION_ARGS)
 						 errmsg("unsupported array element type %s", format_type_be(elemtype))));
 				f = 0;			/* keep compiler quiet */
 		}
-		v->x[i] = f;
+		x[i] = f;
 	}
-	PG_RETURN_VECTOR_P(v);
+	dense_write_done(c, r, x, DENSE_RANGE_INPUT, false);
+	PG_RETURN_POINTER(r);
 }
 
-PG_FUNCTION_INFO_V1(vector_to_float4);
-Datum
-vector_to_float4(PG_FUNCTION_ARGS)
+DENSE_FN(array_to_vector, dense_from_array, &vector_codec)
+DENSE_FN(array_to_halfvec, dense_from_array, &halfvec_codec)
+
+DENSE_INLINE
+dense_to_float4(FunctionCallInfo fcinfo, const DenseCodec *c)
 {
-	Vector	   *v = PG_GETARG_VECTOR_P(0);
+	DenseValue *v = dense_arg(fcinfo, 0);
+	const float *x = dense_read(c, v, NULL, 0);
 	Datum	   *d = palloc(sizeof(Datum) * v->dim);
 
 	for (int i = 0; i < v->dim; i++)
-		d[i] = Float4GetDatum(v->x[i]);
+		d[i] = Float4GetDatum(x[i]);
 	PG_RETURN_ARRAYTYPE_P(construct_array(d, v->dim, FLOAT4OID, sizeof(float4), true, TYPALIGN_INT));
 }
 
+DENSE_BOTH(to_float4, dense_to_float4)
+
+/* one dense type to another (vector <-> halfvec), with the typmod check */
+DENSE_INLINE
+dense_convert(FunctionCallInfo fcinfo, const DenseCodec *from, const DenseCodec *to)
+{
+	DenseValue *v = dense_arg(fcinfo, 0);
+	const float *x = dense_read(from, v, NULL, 0);
+	DenseValue *r;
+	float	   *out;
+
+	embed_check_typmod_dims(v->dim, PG_GETARG_INT32(1));
+	r = dense_new(to, v->dim);
+	out = dense_write(to, r);
+	memcpy(out, x, sizeof(float) * v->dim);
+	dense_write_done(to, r, out, DENSE_RANGE_INPUT, false);
+	PG_RETURN_POINTER(r);
+}
+
+DENSE_FN(halfvec_to_vector, dense_convert, &halfvec_codec, &vector_codec)
+DENSE_FN(vector_to_halfvec, dense_convert, &vector_codec, &halfvec_codec)
+
 /* ---------- distances ---------- */
 
-/* Unpack two vectors of equal dimension; shared by every binary function. */
-#define GET_TWO_VECTORS(a, b) \
-	Vector	   *a = PG_GETARG_VECTOR_P(0); \
-	Vector	   *b = PG_GETARG_VECTOR_P(1); \
-	embed_check_same_dims(a->dim, b->dim)
-
-PG_FUNCTION_INFO_V1(vector_l2_distance);
-Datum
-vector_l2_distance(PG_FUNCTION_ARGS)
+typedef enum DenseDist
 {
-	GET_TWO_VECTORS(a, b);
-	PG_RETURN_FLOAT8(sqrt(embed_l2sq(a->x, b->x, a->dim)));
+	DIST_L2,
+	DIST_L2SQ,
+	DIST_IP,
+	DIST_NEG_IP,
+	DIST_COSINE,
+	DIST_L1
+} DenseDist;
+
+DENSE_INLINE
+dense_distance(FunctionCallInfo fcinfo, const DenseCodec *c, DenseDist kind)
+{
+	DenseValue *a = dense_arg(fcinfo, 0);
+	DenseValue *b = dense_arg(fcinfo, 1);
+	float		sa[DENSE_STACK_DIMS],
+				sb[DENSE_STACK_DIMS];
+	const float *x,
+			   *y;
+	double		d = 0;
+
+	embed_check_same_dims(a->dim, b->dim);
+	x = dense_read(c, a, sa, DENSE_STACK_DIMS);
+	y = dense_read(c, b, sb, DENSE_STACK_DIMS);
+	switch (kind)
+	{
+		case DIST_L2:
+			d = sqrt(embed_l2sq(x, y, a->dim));
+			break;
+		case DIST_L2SQ:
+			d = embed_l2sq(x, y, a->dim);
+			break;
+		case DIST_IP:
+			d = embed_dot(x, y, a->dim);
+			break;
+		case DIST_NEG_IP:
+			d = -embed_dot(x, y, a->dim);
+			break;
+		case DIST_COSINE:
+			d = embed_cosine_distance(x, y, a->dim);
+			break;
+		case DIST_L1:
+			d = embed_l1(x, y, a->dim);
+			break;
+	}
+	dense_read_done(c, x, sa);
+	dense_read_done(c, y, sb);
+	PG_RETURN_FLOAT8(d);
 }
 
-PG_FUNCTION_INFO_V1(vector_l2_squared_distance);
-Datum
-vector_l2_squared_distance(PG_FUNCTION_ARGS)
-{
-	GET_TWO_VECTORS(a, b);
-	PG_RETURN_FLOAT8(embed_l2sq(a->x, b->x, a->dim));
-}
-
-PG_FUNCTION_INFO_V1(vector_inner_product);
-Datum
-vector_inner_product(PG_FUNCTION_ARGS)
-{
-	GET_TWO_VECTORS(a, b);
-	PG_RETURN_FLOAT8(embed_dot(a->x, b->x, a->dim));
-}
-
-PG_FUNCTION_INFO_V1(vector_negative_inner_product);
-Datum
-vector_negative_inner_product(PG_FUNCTION_ARGS)
-{
-	GET_TWO_VECTORS(a, b);
-	PG_RETURN_FLOAT8(-embed_dot(a->x, b->x, a->dim));
-}
-
-PG_FUNCTION_INFO_V1(vector_cosine_distance);
-Datum
-vector_cosine_distance(PG_FUNCTION_ARGS)
-{
-	GET_TWO_VECTORS(a, b);
-	PG_RETURN_FLOAT8(embed_cosine_distance(a->x, b->x, a->dim));
-}
-
-PG_FUNCTION_INFO_V1(vector_l1_distance);
-Datum
-vector_l1_distance(PG_FUNCTION_ARGS)
-{
-	GET_TWO_VECTORS(a, b);
-	PG_RETURN_FLOAT8(embed_l1(a->x, b->x, a->dim));
-}
+DENSE_BOTH(l2_distance, dense_distance, DIST_L2)
+DENSE_BOTH(l2_squared_distance, dense_distance, DIST_L2SQ)
+DENSE_BOTH(inner_product, dense_distance, DIST_IP)
+DENSE_BOTH(negative_inner_product, dense_distance, DIST_NEG_IP)
+DENSE_BOTH(cosine_distance, dense_distance, DIST_COSINE)
+DENSE_BOTH(l1_distance, dense_distance, DIST_L1)
 
 /* (to be removed once every engine speaks embedtype.h) */
 VectorDistance
@@ -378,48 +596,60 @@ vector_distance_direct(VectorDistance kind, Datum a, Datum b, double *dist)
 
 /* ---------- functions ---------- */
 
-PG_FUNCTION_INFO_V1(vector_dims);
-Datum
-vector_dims(PG_FUNCTION_ARGS)
+DENSE_INLINE
+dense_dims(FunctionCallInfo fcinfo, const DenseCodec *c)
 {
-	Vector	   *v = PG_GETARG_VECTOR_P(0);
+	DenseValue *v = dense_arg(fcinfo, 0);
 
 	PG_RETURN_INT32(v->dim);
 }
 
-PG_FUNCTION_INFO_V1(vector_norm);
-Datum
-vector_norm(PG_FUNCTION_ARGS)
-{
-	Vector	   *v = PG_GETARG_VECTOR_P(0);
+DENSE_BOTH(dims, dense_dims)
 
-	PG_RETURN_FLOAT8(embed_norm(v->x, v->dim));
+DENSE_INLINE
+dense_norm(FunctionCallInfo fcinfo, const DenseCodec *c)
+{
+	DenseValue *v = dense_arg(fcinfo, 0);
+	float		s[DENSE_STACK_DIMS];
+	const float *x = dense_read(c, v, s, DENSE_STACK_DIMS);
+	double		norm = embed_norm(x, v->dim);
+
+	dense_read_done(c, x, s);
+	PG_RETURN_FLOAT8(norm);
 }
 
+DENSE_FN(vector_norm, dense_norm, &vector_codec)
+DENSE_FN(halfvec_l2_norm, dense_norm, &halfvec_codec)
+
 /* A zero vector has no direction; it is returned unchanged. */
-PG_FUNCTION_INFO_V1(vector_l2_normalize);
-Datum
-vector_l2_normalize(PG_FUNCTION_ARGS)
+DENSE_INLINE
+dense_l2_normalize(FunctionCallInfo fcinfo, const DenseCodec *c)
 {
-	Vector	   *v = PG_GETARG_VECTOR_P(0);
-	Vector	   *r = new_vector(v->dim);
-	double		norm = embed_norm(v->x, v->dim);
+	DenseValue *v = dense_arg(fcinfo, 0);
+	const float *x = dense_read(c, v, NULL, 0);
+	DenseValue *r = dense_new(c, v->dim);
+	float	   *out = dense_write(c, r);
+	double		norm = embed_norm(x, v->dim);
 
 	if (norm > 0)
 		for (int i = 0; i < v->dim; i++)
-			r->x[i] = (float) ((double) v->x[i] / norm);
-	PG_RETURN_VECTOR_P(r);
+			out[i] = (float) ((double) x[i] / norm);
+	else if (!c->float_storage)
+		memset(out, 0, sizeof(float) * v->dim);
+	dense_write_done(c, r, out, DENSE_RANGE_ARITH, false);
+	PG_RETURN_POINTER(r);
 }
 
+DENSE_BOTH(l2_normalize, dense_l2_normalize)
+
 /* subvector(v, start, count): 1-based; the range is clipped to the vector. */
-PG_FUNCTION_INFO_V1(vector_subvector);
-Datum
-vector_subvector(PG_FUNCTION_ARGS)
+DENSE_INLINE
+dense_subvector(FunctionCallInfo fcinfo, const DenseCodec *c)
 {
-	Vector	   *v = PG_GETARG_VECTOR_P(0);
+	DenseValue *v = dense_arg(fcinfo, 0);
 	int64		start = PG_GETARG_INT32(1);
 	int64		end = start + (int64) PG_GETARG_INT32(2);	/* exclusive */
-	Vector	   *r;
+	DenseValue *r;
 
 	if (start < 1)
 		start = 1;
@@ -428,18 +658,19 @@ vector_subvector(PG_FUNCTION_ARGS)
 	if (end <= start)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("vector must have at least 1 dimension")));
-	r = new_vector((int) (end - start));
-	memcpy(r->x, v->x + (start - 1), sizeof(float) * r->dim);
-	PG_RETURN_VECTOR_P(r);
+				 errmsg("%s must have at least 1 dimension", c->type->name)));
+	r = dense_new(c, (int) (end - start));
+	memcpy(r->data, v->data + (start - 1) * c->elem_size, (Size) c->elem_size * r->dim);
+	PG_RETURN_POINTER(r);
 }
 
+DENSE_BOTH(subvector, dense_subvector)
+
 /* bit i is set iff element i > 0 */
-PG_FUNCTION_INFO_V1(vector_binary_quantize);
-Datum
-vector_binary_quantize(PG_FUNCTION_ARGS)
+DENSE_INLINE
+dense_binary_quantize(FunctionCallInfo fcinfo, const DenseCodec *c)
 {
-	Vector	   *v = PG_GETARG_VECTOR_P(0);
+	DenseValue *v = dense_arg(fcinfo, 0);
 	int			len = VARBITTOTALLEN(v->dim);
 	VarBit	   *r = (VarBit *) palloc0(len);
 	bits8	   *p = VARBITS(r);
@@ -447,111 +678,140 @@ vector_binary_quantize(PG_FUNCTION_ARGS)
 	SET_VARSIZE(r, len);
 	VARBITLEN(r) = v->dim;
 	for (int i = 0; i < v->dim; i++)
-		if (v->x[i] > 0)
+		if (c->elem(v->data, i) > 0)
 			p[i / BITS_PER_BYTE] |= (bits8) (0x80 >> (i % BITS_PER_BYTE));
 	PG_RETURN_VARBIT_P(r);
 }
 
+DENSE_BOTH(binary_quantize, dense_binary_quantize)
+
 /* ---------- arithmetic ---------- */
 
-PG_FUNCTION_INFO_V1(vector_add);
-Datum
-vector_add(PG_FUNCTION_ARGS)
+typedef enum DenseArith
 {
-	Vector	   *r;
+	ARITH_ADD,
+	ARITH_SUB,
+	ARITH_MUL
+} DenseArith;
 
-	GET_TWO_VECTORS(a, b);
-	r = new_vector(a->dim);
+DENSE_INLINE
+dense_arith(FunctionCallInfo fcinfo, const DenseCodec *c, DenseArith op)
+{
+	DenseValue *a = dense_arg(fcinfo, 0);
+	DenseValue *b = dense_arg(fcinfo, 1);
+	const float *x,
+			   *y;
+	DenseValue *r;
+	float	   *out;
+
+	embed_check_same_dims(a->dim, b->dim);
+	x = dense_read(c, a, NULL, 0);
+	y = dense_read(c, b, NULL, 0);
+	r = dense_new(c, a->dim);
+	out = dense_write(c, r);
 
 	for (int i = 0; i < a->dim; i++)
-		r->x[i] = checked_result(a->x[i] + b->x[i], a->x[i], b->x[i], false);
-	PG_RETURN_VECTOR_P(r);
+	{
+		switch (op)
+		{
+			case ARITH_ADD:
+				out[i] = checked_result(x[i] + y[i], x[i], y[i], false);
+				break;
+			case ARITH_SUB:
+				out[i] = checked_result(x[i] - y[i], x[i], y[i], false);
+				break;
+			case ARITH_MUL:
+				out[i] = checked_result(x[i] * y[i], x[i], y[i], true);
+				break;
+		}
+	}
+	/* a result the element cannot hold overflows; a product can underflow */
+	dense_write_done(c, r, out, DENSE_RANGE_ARITH, op == ARITH_MUL);
+	PG_RETURN_POINTER(r);
 }
 
-PG_FUNCTION_INFO_V1(vector_sub);
-Datum
-vector_sub(PG_FUNCTION_ARGS)
+DENSE_BOTH(add, dense_arith, ARITH_ADD)
+DENSE_BOTH(sub, dense_arith, ARITH_SUB)
+DENSE_BOTH(mul, dense_arith, ARITH_MUL)
+
+DENSE_INLINE
+dense_concat(FunctionCallInfo fcinfo, const DenseCodec *c)
 {
-	Vector	   *r;
+	DenseValue *a = dense_arg(fcinfo, 0);
+	DenseValue *b = dense_arg(fcinfo, 1);
+	DenseValue *r;
 
-	GET_TWO_VECTORS(a, b);
-	r = new_vector(a->dim);
-
-	for (int i = 0; i < a->dim; i++)
-		r->x[i] = checked_result(a->x[i] - b->x[i], a->x[i], b->x[i], false);
-	PG_RETURN_VECTOR_P(r);
+	embed_check_dims(a->dim + b->dim, c->type->name);
+	r = dense_new(c, a->dim + b->dim);
+	memcpy(r->data, a->data, (Size) c->elem_size * a->dim);
+	memcpy(r->data + (Size) c->elem_size * a->dim, b->data, (Size) c->elem_size * b->dim);
+	PG_RETURN_POINTER(r);
 }
 
-PG_FUNCTION_INFO_V1(vector_mul);
-Datum
-vector_mul(PG_FUNCTION_ARGS)
-{
-	Vector	   *r;
-
-	GET_TWO_VECTORS(a, b);
-	r = new_vector(a->dim);
-
-	for (int i = 0; i < a->dim; i++)
-		r->x[i] = checked_result(a->x[i] * b->x[i], a->x[i], b->x[i], true);
-	PG_RETURN_VECTOR_P(r);
-}
-
-PG_FUNCTION_INFO_V1(vector_concat);
-Datum
-vector_concat(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-	Vector	   *r;
-
-	embed_check_dims(a->dim + b->dim, "vector");
-	r = new_vector(a->dim + b->dim);
-	memcpy(r->x, a->x, sizeof(float) * a->dim);
-	memcpy(r->x + a->dim, b->x, sizeof(float) * b->dim);
-	PG_RETURN_VECTOR_P(r);
-}
+DENSE_BOTH(concat, dense_concat)
 
 /* ---------- ordering: element-wise, then by dimensions ---------- */
 
-static int
-vector_cmp_internal(const Vector *a, const Vector *b)
+static pg_attribute_always_inline int
+dense_cmp_internal(const DenseCodec *c, const DenseValue *a, const DenseValue *b)
 {
 	int			n = Min(a->dim, b->dim);
 
 	for (int i = 0; i < n; i++)
 	{
-		if (a->x[i] < b->x[i])
+		float		x = c->elem(a->data, i),
+					y = c->elem(b->data, i);
+
+		if (x < y)
 			return -1;
-		if (a->x[i] > b->x[i])
+		if (x > y)
 			return 1;
 	}
 	return (a->dim > b->dim) - (a->dim < b->dim);
 }
 
-#define VECTOR_CMP_FUNC(name, expr) \
-PG_FUNCTION_INFO_V1(name); \
-Datum \
-name(PG_FUNCTION_ARGS) \
-{ \
-	Vector	   *a = PG_GETARG_VECTOR_P(0); \
-	Vector	   *b = PG_GETARG_VECTOR_P(1); \
-	int			c = vector_cmp_internal(a, b); \
-	PG_RETURN_BOOL(expr); \
-}
-
-VECTOR_CMP_FUNC(vector_lt, c < 0)
-VECTOR_CMP_FUNC(vector_le, c <= 0)
-VECTOR_CMP_FUNC(vector_eq, c == 0)
-VECTOR_CMP_FUNC(vector_ne, c != 0)
-VECTOR_CMP_FUNC(vector_ge, c >= 0)
-VECTOR_CMP_FUNC(vector_gt, c > 0)
-
-PG_FUNCTION_INFO_V1(vector_cmp);
-Datum
-vector_cmp(PG_FUNCTION_ARGS)
+typedef enum DenseCmp
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	CMP_LT,
+	CMP_LE,
+	CMP_EQ,
+	CMP_NE,
+	CMP_GE,
+	CMP_GT,
+	CMP_CMP
+} DenseCmp;
 
-	PG_RETURN_INT32(vector_cmp_internal(a, b));
+DENSE_INLINE
+dense_compare(FunctionCallInfo fcinfo, const DenseCodec *c, DenseCmp op)
+{
+	DenseValue *a = dense_arg(fcinfo, 0);
+	DenseValue *b = dense_arg(fcinfo, 1);
+	int			r = dense_cmp_internal(c, a, b);
+
+	switch (op)
+	{
+		case CMP_LT:
+			PG_RETURN_BOOL(r < 0);
+		case CMP_LE:
+			PG_RETURN_BOOL(r <= 0);
+		case CMP_EQ:
+			PG_RETURN_BOOL(r == 0);
+		case CMP_NE:
+			PG_RETURN_BOOL(r != 0);
+		case CMP_GE:
+			PG_RETURN_BOOL(r >= 0);
+		case CMP_GT:
+			PG_RETURN_BOOL(r > 0);
+		case CMP_CMP:
+			break;
+	}
+	PG_RETURN_INT32(r);
 }
+
+DENSE_BOTH(lt, dense_compare, CMP_LT)
+DENSE_BOTH(le, dense_compare, CMP_LE)
+DENSE_BOTH(eq, dense_compare, CMP_EQ)
+DENSE_BOTH(ne, dense_compare, CMP_NE)
+DENSE_BOTH(ge, dense_compare, CMP_GE)
+DENSE_BOTH(gt, dense_compare, CMP_GT)
+DENSE_BOTH(cmp, dense_compare, CMP_CMP)

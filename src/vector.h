@@ -21,6 +21,24 @@ typedef struct Vector
 } Vector;
 
 #define VECTOR_SIZE(dim)		(offsetof(Vector, x) + sizeof(float) * (dim))
+
+/*
+ * The half-precision `halfvec` type: the same header, then IEEE binary16
+ * bits (native order in memory, big-endian on the wire).
+ *   varlena header (4 bytes) | int16 dim | int16 unused (0) | dim x uint16
+ * Its SQL functions are the dense layer's (dense.h), like vector's.
+ */
+#define HALFVEC_MAX_DIM 16000
+
+typedef struct HalfVec
+{
+	int32		vl_len_;		/* varlena header (do not touch directly) */
+	int16		dim;
+	int16		unused;			/* always 0; reserved */
+	uint16		x[FLEXIBLE_ARRAY_MEMBER];
+} HalfVec;
+
+#define HALFVEC_SIZE(dim)		(offsetof(HalfVec, x) + sizeof(uint16) * (dim))
 #define DatumGetVector(d)		embed_detoast_vector(d)
 #define PG_GETARG_VECTOR_P(n)	DatumGetVector(PG_GETARG_DATUM(n))
 #define PG_RETURN_VECTOR_P(v)	PG_RETURN_POINTER(v)
@@ -40,6 +58,10 @@ extern Datum vector_l2_squared_distance(PG_FUNCTION_ARGS);
 extern Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
 extern Datum vector_cosine_distance(PG_FUNCTION_ARGS);
 extern Datum vector_l1_distance(PG_FUNCTION_ARGS);
+extern Datum halfvec_l2_squared_distance(PG_FUNCTION_ARGS);
+extern Datum halfvec_negative_inner_product(PG_FUNCTION_ARGS);
+extern Datum halfvec_cosine_distance(PG_FUNCTION_ARGS);
+extern Datum halfvec_l1_distance(PG_FUNCTION_ARGS);
 
 /*
  * Which of those an index's support function is, so that an index AM can

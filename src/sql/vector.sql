@@ -32,7 +32,11 @@ CREATE TYPE vector (
 	-- row fits a page (up to ~2,000 dims), which makes exact scans 2-4x
 	-- faster on model embeddings; larger ones still move out of line.
 	-- README "Storage" has the measurements and when to pick another.
-	STORAGE   = main
+	STORAGE   = main,
+	-- the preferred type of its category, so that an untyped literal in
+	-- l2_distance('[1,2]', '[3,4]') or vector_dims('[1,2]') still means a
+	-- vector now that halfvec overloads those functions (0.2.0)
+	PREFERRED = true
 );
 
 -- typmod coercion and casts

@@ -278,5 +278,44 @@ ok('order by <-> with binary parameter');
   ok('dimension mismatch rejected, session usable');
 }
 
+// halfvec: registerTypes() installs its text parser too (found by name);
+// binary is uint16 dim, uint16 unused, dim x binary16 bits, big-endian.
+{
+  // binary16 bits of x, for values a half holds exactly (those used here)
+  const halfBits = (x) => {
+    const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
+    const a = Math.abs(x);
+    if (a === 0) return sign;
+    const e = Math.floor(Math.log2(a));
+    if (e < -14) return sign | Math.round(a / 2 ** -24);
+    return sign | ((e + 15) << 10) | Math.round((a / 2 ** e - 1) * 1024);
+  };
+  const encodeHalf = (values) => {
+    const buf = Buffer.alloc(4 + 2 * values.length);
+    buf.writeUInt16BE(values.length, 0);
+    buf.writeUInt16BE(0, 2);
+    values.forEach((v, i) => buf.writeUInt16BE(halfBits(v), 4 + 2 * i));
+    return buf;
+  };
+  const halves = [[1, [1, 1, 1]], [2, [2, 2.5, -3]], [3, [0.5, 65504, -0.25]], [4, [1.5, 1, 1.125]]];
+  await client.query('DROP TABLE IF EXISTS hitems');
+  await client.query('CREATE TABLE hitems (id int PRIMARY KEY, embedding halfvec(3))');
+  await client.query('INSERT INTO hitems VALUES ($1, $2)', [1, pgvector.toSql(halves[0][1])]);
+  await client.query('INSERT INTO hitems VALUES ($1, $2)', [2, encodeHalf(halves[1][1])]);
+  await copyIn('hitems (id, embedding)', halves.slice(2).map(([id, v]) => [int4(id), encodeHalf(v)]));
+  const r = await client.query('SELECT id, embedding FROM hitems ORDER BY id');
+  assert.deepEqual(r.rows.map((row) => [row.id, row.embedding]), halves);
+  const s = await client.query('SELECT halfvec_send(embedding) AS b FROM hitems WHERE id = 3');
+  assert.ok(s.rows[0].b.equals(encodeHalf(halves[2][1])), s.rows[0].b.toString('hex'));
+  const [[, out]] = await copyOut('SELECT id, embedding FROM hitems WHERE id = 2');
+  assert.ok(out.equals(encodeHalf(halves[1][1])), out.toString('hex'));
+  const n = await client.query('SELECT id FROM hitems ORDER BY embedding <-> $1 LIMIT 2',
+    [pgvector.toSql([1, 1, 1])]);
+  assert.deepEqual(n.rows.map((row) => row.id), [1, 4]);
+  await assert.rejects(client.query('INSERT INTO hitems VALUES (9, $1)', [pgvector.toSql([1, 2, 65520])]),
+    (e) => e.code === '22003');
+  ok('halfvec: text, binary parameters, binary COPY, send, <->, out of range');
+}
+
 await client.end();
 console.log('done');

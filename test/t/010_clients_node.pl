@@ -45,6 +45,7 @@ my @expected = (
 	'null vectors',
 	'16000-dim vector round trip',
 	'dimension mismatch rejected, session usable',
+	'halfvec: text, binary parameters, binary COPY, send, <->, out of range',
 	'done');
 my @got = map { s/^ok //r } grep { /^(ok |done$)/ } split /\n/, $out;
 for my $i (0 .. $#expected)

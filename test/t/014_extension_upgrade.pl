@@ -51,6 +51,16 @@ is($node->safe_psql('old', $queries{$_}), $before{$_}, "after the update: $_ giv
   for sort keys %queries;
 is($node->safe_psql('old', q{SELECT hamming_distance(B'1011', B'0010') || ' ' || round((B'1011' <%> B'0011')::numeric, 4)}),
 	'2 0.3333', 'after the update: the bit functions and operators work');
+is($node->safe_psql('old', q{SELECT l2_distance('[0,0]', '[3,4]') || ' ' || vector_dims('[1,2]')
+	|| ' ' || ('[1,2]'::halfvec <-> '[4,6]') || ' ' || (SELECT typispreferred FROM pg_type WHERE typname = 'vector')}),
+	'5 2 5 true', 'after the update: halfvec works and untyped literals still mean vector');
+$node->safe_psql('old', q{
+	CREATE TABLE h AS SELECT id, v::halfvec(100) AS v FROM d;
+	CREATE INDEX h_hnsw ON h USING hnsw (v halfvec_cosine_ops);
+});
+is($node->safe_psql('old', q{SET enable_seqscan = off;
+	SELECT id FROM h ORDER BY v <=> (SELECT v FROM h WHERE id = 1234) LIMIT 1}),
+	'1234', 'after the update: a halfvec hnsw index works');
 $node->safe_psql('old', q{
 	INSERT INTO d SELECT id, v FROM words WHERE id > 3000 AND id <= 3200;
 	CREATE TABLE b AS SELECT id, binary_quantize(v)::bit(100) AS c FROM d;
@@ -71,6 +81,10 @@ my $fresh = $node->safe_psql('fresh', $members);
 my $upgraded = $node->safe_psql('old', $members);
 ok($fresh eq $upgraded, 'an upgraded database has exactly the objects of a fresh 0.2.0 install')
   or diag("fresh:\n$fresh\n\nupgraded:\n$upgraded");
+my $types = q{SELECT string_agg(format('%s %s %s %s', typname, typcategory, typispreferred, typstorage), ',' ORDER BY typname)
+	FROM pg_type WHERE typname IN ('vector', 'halfvec')};
+is($node->safe_psql('old', $types), $node->safe_psql('fresh', $types),
+	'an upgraded database has the types of a fresh install (vector preferred)');
 cmp_ok(scalar(split /\n/, $fresh), '>', 80, 'the member list is the real one');
 
 $node->stop;
