@@ -101,6 +101,12 @@ vector_distance(EmbedMetric metric, const void *a, const void *b)
 	return embed_metric_dense(metric, va->x, vb->x, va->dim);
 }
 
+static Size
+vector_value_size(int dim)
+{
+	return VECTOR_SIZE(dim);
+}
+
 const EmbedType embed_type_vector = {
 	.name = "vector",
 	.max_dim = VECTOR_MAX_DIM,
@@ -109,6 +115,7 @@ const EmbedType embed_type_vector = {
 	EMBED_METRIC_BIT(EMBED_METRIC_COSINE) | EMBED_METRIC_BIT(EMBED_METRIC_L1),
 	.dense = true,
 	.dims = vector_dims_of,
+	.value_size = vector_value_size,
 	.to_float = vector_to_float,
 	.float_view = vector_float_view,
 	.distance = vector_distance
@@ -160,6 +167,12 @@ halfvec_distance(EmbedMetric metric, const void *a, const void *b)
 	return d;
 }
 
+static Size
+halfvec_value_size(int dim)
+{
+	return offsetof(HalfVec, x) + sizeof(uint16) * dim;
+}
+
 const EmbedType embed_type_halfvec = {
 	.name = "halfvec",
 	.max_dim = HALFVEC_MAX_DIM,
@@ -168,6 +181,7 @@ const EmbedType embed_type_halfvec = {
 	EMBED_METRIC_BIT(EMBED_METRIC_COSINE) | EMBED_METRIC_BIT(EMBED_METRIC_L1),
 	.dense = true,
 	.dims = halfvec_dims_of,
+	.value_size = halfvec_value_size,
 	.to_float = halfvec_to_float,
 	.float_view = NULL,
 	.distance = halfvec_distance
@@ -196,6 +210,12 @@ bit_distance(EmbedMetric metric, const void *a, const void *b)
 	return embed_jaccard(VARBITS(ba), VARBITS(bb), nbytes);
 }
 
+static Size
+bit_value_size(int dim)
+{
+	return VARBITTOTALLEN(dim);
+}
+
 const EmbedType embed_type_bit = {
 	.name = "bit",
 	.max_dim = VARBITMAXLEN,
@@ -203,6 +223,7 @@ const EmbedType embed_type_bit = {
 	.metrics = EMBED_METRIC_BIT(EMBED_METRIC_HAMMING) | EMBED_METRIC_BIT(EMBED_METRIC_JACCARD),
 	.dense = false,
 	.dims = bit_dims_of,
+	.value_size = bit_value_size,
 	.to_float = NULL,
 	.float_view = NULL,
 	.distance = bit_distance

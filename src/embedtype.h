@@ -43,6 +43,8 @@ typedef struct EmbedType
 
 	/* dimensions of a detoasted value */
 	int			(*dims) (const void *value);
+	/* bytes of a value of dim dimensions; 0 when dim does not fix it */
+	Size		(*value_size) (int dim);
 	/* the components as float32 into out[dims]; dense types only */
 	void		(*to_float) (const void *value, float *out);
 	/*

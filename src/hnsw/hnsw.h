@@ -9,6 +9,7 @@
 #include "access/genam.h"
 #include "access/generic_xlog.h"
 #include "../amutils.h"
+#include "../embedtype.h"
 #include "access/itup.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
@@ -222,7 +223,13 @@ typedef struct HnswIndexInfo
 	int			m;
 	int			ef_construction;
 	FmgrInfo   *distproc;
-	int			distkind;		/* VectorDistance: distproc is one of embed's */
+	EmbedOpclass oc;			/* what distproc is (embedtype.h); type NULL: not embed's */
+	/*
+	 * How distances are computed inside the graph: the opclass itself, or
+	 * for a dense type other than vector the same metric over float32
+	 * vectors (its values are decoded once, on the way in: hnsw_as_vector).
+	 */
+	EmbedOpclass work;
 	FmgrInfo   *normproc;		/* NULL if the opclass has none */
 	bool		half;			/* store new values in a compact form */
 	Oid			collation;
@@ -270,6 +277,7 @@ extern int	hnsw_compact_dim(Datum stored, uint8 form);
 extern Size hnsw_compact_header(uint8 flags);
 extern Datum hnsw_full_value(Datum stored, uint8 form);
 extern Datum hnsw_candidate_full(HnswCandidate *c);
+extern Datum hnsw_as_vector(HnswIndexInfo *info, Datum value);
 extern double hnsw_compact_distance(HnswIndexInfo *info, Datum query, double *qnorm,
 									Datum stored, uint8 form, float *scratch, bool *exact);
 extern double hnsw_order_value(HnswIndexInfo *info, double dist);

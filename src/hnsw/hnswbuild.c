@@ -93,11 +93,14 @@ graph_need(Relation heap, Relation index, int m)
 				need;
 	Size		per;
 
-	if (dim <= 0 || dim > VECTOR_MAX_DIM ||
-		vector_distance_of(index_getprocinfo(index, 1, HNSW_DISTANCE_PROC)) == VECTOR_DIST_OTHER)
+	EmbedOpclass oc = embed_opclass_of(index_getprocinfo(index, 1, HNSW_DISTANCE_PROC));
+
+	/* a dense type's element is at most a float32 vector of its dimensions */
+	if (oc.type == NULL || dim <= 0 || dim > oc.type->max_dim ||
+		(per = oc.type->dense ? VECTOR_SIZE(dim) : oc.type->value_size(dim)) == 0)
 		return 0;
 	estimate_rel_size(heap, NULL, &pages, &tuples, &allvisfrac);
-	per = hnsw_memstore_element_size(m, VECTOR_SIZE(dim));
+	per = hnsw_memstore_element_size(m, per);
 	need = 1.5 * Max(tuples, 1.0) * per + 16.0 * HNSW_MEM_MIN_SIZE;
 	return need < (double) MaxAllocHugeSize ? (Size) need : 0;
 }

@@ -201,6 +201,7 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 	if (info->normproc != NULL &&
 		DatumGetFloat8(FunctionCall1Coll(info->normproc, info->collation, value)) == 0)
 		return false;
+	value = hnsw_as_vector(info, value);
 	stored = hnsw_stored_form(info, value, &form);
 
 	level = hnsw_random_level(m);

@@ -95,7 +95,7 @@ start_search(HnswScanOpaque so)
 	List	   *ep;
 	int			entry_level;
 
-	so->search = hnsw_search_begin(&so->info, so->query, false);
+	so->search = hnsw_search_begin(&so->info, hnsw_as_vector(&so->info, so->query), false);
 	ep = hnsw_search_entry(so->search, &entry_level);
 	for (int l = entry_level; l > 0 && ep != NIL; l--)
 		ep = hnsw_search_layer(so->search, ep, 1, l);
@@ -223,7 +223,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 	 * distances), so rows still come out in exact distance order.  Values
 	 * that half precision holds exactly, and full ones, need no recheck.
 	 */
-	if (so->info.distkind != VECTOR_DIST_OTHER)
+	if (so->info.oc.type != NULL)
 	{
 		scan->xs_orderbyvals[0] = Float8GetDatum(hnsw_order_value(&so->info, so->cur->dist));
 		scan->xs_orderbynulls[0] = false;

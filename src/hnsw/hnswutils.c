@@ -51,13 +51,21 @@ hnsw_index_info(HnswIndexInfo *info, Relation index, bool building)
 	info->index = index;
 	info->building = building;
 	info->distproc = index_getprocinfo(index, 1, HNSW_DISTANCE_PROC);
-	info->distkind = vector_distance_of(info->distproc);
+	info->oc = embed_opclass_of(info->distproc);
+	info->work = info->oc;
+	if (info->oc.type != NULL && info->oc.type->dense)
+		info->work.type = &embed_type_vector;
 	info->normproc = OidIsValid(index_getprocid(index, 1, HNSW_NORM_PROC))
 		? index_getprocinfo(index, 1, HNSW_NORM_PROC) : NULL;
 	info->collation = index->rd_indcollation[0];
-	/* half precision needs to know the metric, to bound its error */
-	info->half = info->distkind != VECTOR_DIST_OTHER &&
-		hnsw_precision(index) == HNSW_PRECISION_HALF;
+	/*
+	 * Half precision needs to know the metric, to bound its error.  A dense
+	 * type other than vector (halfvec) is always stored compact: its values
+	 * are halves already, so the compact form is exact.
+	 */
+	info->half = info->work.type == &embed_type_vector &&
+		(info->oc.type != &embed_type_vector ||
+		 hnsw_precision(index) == HNSW_PRECISION_HALF);
 	/*
 	 * m and ef_construction are fixed when the metapage is written: once read
 	 * they live in rd_amcache (freed with the relcache entry, e.g. by a
@@ -80,19 +88,39 @@ hnsw_index_info(HnswIndexInfo *info, Relation index, bool building)
 }
 
 /*
- * The opclass distance.  When the support function is one of embed's vector
- * distances and both values are plain vectors, the kernel is called
- * directly: the same result without an fmgr call per distance.
+ * The opclass distance.  When the support function is one of embed's (the
+ * type layer resolved it) and both values are plain, the type's kernel is
+ * called directly: the same result without an fmgr call per distance.
+ * Values of dense types are float32 vectors by now (hnsw_as_vector).
  */
 double
 hnsw_distance(HnswIndexInfo *info, Datum a, Datum b)
 {
 	double		d;
 
-	if (info->distkind != VECTOR_DIST_OTHER &&
-		vector_distance_direct((VectorDistance) info->distkind, a, b, &d))
+	if (info->work.type != NULL && embed_distance_direct(info->work, a, b, &d))
 		return d;
 	return DatumGetFloat8(FunctionCall2Coll(info->distproc, info->collation, a, b));
+}
+
+/*
+ * A value as the graph works with it: a dense type other than vector is
+ * decoded into a float32 vector (once per insert or scan), so that every
+ * distance inside the graph runs on one representation; anything else is
+ * returned as it is.
+ */
+Datum
+hnsw_as_vector(HnswIndexInfo *info, Datum value)
+{
+	const void *p;
+	Vector	   *v;
+
+	if (info->oc.type == NULL || !info->oc.type->dense || info->oc.type == &embed_type_vector)
+		return value;
+	p = PG_DETOAST_DATUM(value);
+	v = new_vector(info->oc.type->dims(p));
+	info->oc.type->to_float(p, v->x);
+	return PointerGetDatum(v);
 }
 
 /* ---------- compact values: half precision, bytes ---------- */
@@ -191,7 +219,7 @@ hnsw_stored_form(HnswIndexInfo *info, Datum value, uint8 *form)
 		xx += (double) v->x[i] * v->x[i];
 		hh += (double) h[i] * h[i];
 	}
-	if (info->distkind == VECTOR_DIST_COSINE)
+	if (info->work.metric == EMBED_METRIC_COSINE)
 	{
 		double		nx = sqrt(xx),
 					nh = sqrt(hh);
@@ -211,7 +239,7 @@ hnsw_stored_form(HnswIndexInfo *info, Datum value, uint8 *form)
 		err = sqrt(err);
 		scale = 1;
 	}
-	else if (info->distkind == VECTOR_DIST_L1)
+	else if (info->work.metric == EMBED_METRIC_L1)
 	{
 		scale = 0;
 		for (int i = 0; i < dim; i++)
@@ -334,9 +362,9 @@ hnsw_compact_distance(HnswIndexInfo *info, Datum query, double *qnorm,
 	embed_check_same_dims(q->dim, dim);
 	decode_compact(stored, form, scratch);
 	*exact = form == HNSW_ELEMENT_BYTE || hv->err == 0;
-	switch ((VectorDistance) info->distkind)
+	switch (info->work.metric)
 	{
-		case VECTOR_DIST_L2SQ:
+		case EMBED_METRIC_L2SQ:
 			d = embed_l2sq(q->x, scratch, dim);
 			if (!*exact)
 			{
@@ -345,7 +373,7 @@ hnsw_compact_distance(HnswIndexInfo *info, Datum query, double *qnorm,
 				d = r > 0 ? r * r : 0;
 			}
 			return d;
-		case VECTOR_DIST_NEG_IP:
+		case EMBED_METRIC_NEG_IP:
 			d = -embed_dot(q->x, scratch, dim);
 			if (!*exact)
 			{
@@ -354,10 +382,10 @@ hnsw_compact_distance(HnswIndexInfo *info, Datum query, double *qnorm,
 				d -= *qnorm * (hv->err + slack * hv->norm);
 			}
 			return d;
-		case VECTOR_DIST_COSINE:
+		case EMBED_METRIC_COSINE:
 			d = embed_cosine_distance(q->x, scratch, dim);
 			return *exact ? d : d - hv->err - slack;
-		case VECTOR_DIST_L1:
+		case EMBED_METRIC_L1:
 			d = embed_l1(q->x, scratch, dim);
 			return *exact ? d : d * (1 - slack) - hv->err;
 		default:
@@ -370,9 +398,7 @@ hnsw_compact_distance(HnswIndexInfo *info, Datum query, double *qnorm,
 double
 hnsw_order_value(HnswIndexInfo *info, double dist)
 {
-	if (info->distkind == VECTOR_DIST_L2SQ)
-		return sqrt(Max(dist, 0));
-	return dist;
+	return embed_metric_order_value(info->oc.metric, dist);
 }
 
 /* geometric level distribution with mL = 1 / ln(m), as in the HNSW paper */
