@@ -23,6 +23,8 @@ OBJS = \
 	src/bufhint.o \
 	src/amutils.o \
 	src/parbuild.o \
+	src/kmeans.o \
+	src/rabitq.o \
 	src/hnsw/hnsw.o \
 	src/hnsw/hnswbuild.o \
 	src/hnsw/hnswinsert.o \
@@ -36,8 +38,7 @@ OBJS = \
 	src/ivf/ivfkmeans.o \
 	src/ivf/ivfscan.o \
 	src/ivf/ivfutils.o \
-	src/ivf/ivfvacuum.o \
-	src/ivf/rabitq.o
+	src/ivf/ivfvacuum.o
 
 # The install script is assembled from one fragment per component, in order.
 SQL_PARTS = \

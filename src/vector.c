@@ -420,11 +420,9 @@ vector_l2_normalize(PG_FUNCTION_ARGS)
 {
 	Vector	   *v = PG_GETARG_VECTOR_P(0);
 	Vector	   *r = new_vector(v->dim);
-	double		norm = embed_norm(v->x, v->dim);
 
-	if (norm > 0)
-		for (int i = 0; i < v->dim; i++)
-			r->x[i] = (float) ((double) v->x[i] / norm);
+	memcpy(r->x, v->x, sizeof(float) * v->dim);
+	embed_l2_normalize(r->x, v->dim);
 	PG_RETURN_VECTOR_P(r);
 }
 
