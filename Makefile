@@ -26,6 +26,8 @@ OBJS = \
 	src/amvalidate.o \
 	src/parbuild.o \
 	src/check.o \
+	src/kmeans.o \
+	src/rabitq.o \
 	src/hnsw/hnsw.o \
 	src/hnsw/hnswbuild.o \
 	src/hnsw/hnswdiskstore.o \
@@ -43,8 +45,7 @@ OBJS = \
 	src/ivf/ivfscan.o \
 	src/ivf/ivfutils.o \
 	src/ivf/ivfvacuum.o \
-	src/ivf/ivfcheck.o \
-	src/ivf/rabitq.o
+	src/ivf/ivfcheck.o
 
 # The install script is assembled from one fragment per component, in order.
 SQL_PARTS = \

@@ -1143,3 +1143,14 @@ embed_norm(const float *a, int n)
 		s += (double) a[i] * (double) a[i];
 	return sqrt(s);
 }
+
+double
+embed_l2_normalize(float *x, int n)
+{
+	double		norm = embed_norm(x, n);
+
+	if (norm > 0)
+		for (int i = 0; i < n; i++)
+			x[i] = (float) ((double) x[i] / norm);
+	return norm;
+}

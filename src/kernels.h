@@ -75,7 +75,32 @@ extern double embed_norm(const float *a, int n);
 /* bit strings of n bytes: Hamming distance, and 1 - |a AND b| / |a OR b| (0 when both are empty) */
 extern double embed_hamming(const uint8 *a, const uint8 *b, int n);
 extern double embed_jaccard(const uint8 *a, const uint8 *b, int n);
+
+/*
+ * Scale x (n floats) in place to unit L2 length: each value divided by the
+ * norm computed in double (embed_norm), one rounding per value.  Returns the
+ * norm; a zero vector (norm 0) is left as it is.  The one normaliser of
+ * embed: SQL l2_normalize(), cosine values in ivf, spherical k-means.
+ */
+extern double embed_l2_normalize(float *x, int n);
 /* float32 -> binary16, nearest even; false if a value is out of half range */
 extern bool embed_float_to_half(const float *x, uint16 *out, int n);
+
+
+/*
+ * splitmix64: embed's seedable generator (ivf sampling, k-means seeding, the
+ * RaBitQ rotation), the same on every platform.  The rotation of an
+ * ivfrabitq index is rebuilt from its seed, so this sequence is part of that
+ * on-disk format: never change it.
+ */
+static inline uint64
+embed_splitmix64(uint64 *state)
+{
+	uint64		z = (*state += UINT64CONST(0x9E3779B97F4A7C15));
+
+	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
 
 #endif

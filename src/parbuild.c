@@ -3,11 +3,14 @@
  */
 #include "postgres.h"
 
+#include <sys/statvfs.h>
+
 #include "access/genam.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
+#include "storage/dsm_impl.h"
 #include "utils/snapmgr.h"
 
 #include "parbuild.h"
@@ -23,6 +26,20 @@ static ParallelTableScanDesc
 shared_scan(EmbedParallelShared *shared)
 {
 	return (ParallelTableScanDesc) ((char *) shared + shared->scanoffset);
+}
+
+Size
+embed_shm_room(void)
+{
+	struct statvfs fs;
+	Size		avail,
+				margin;
+
+	if (dynamic_shared_memory_type != DSM_IMPL_POSIX || statvfs("/dev/shm", &fs) != 0)
+		return SIZE_MAX;
+	avail = (Size) fs.f_bavail * fs.f_frsize;
+	margin = Max(avail / 8, (Size) 16 * 1024 * 1024);
+	return avail > margin ? avail - margin : 0;
 }
 
 /* PostgreSQL 17 plans the workers itself */

@@ -40,6 +40,16 @@ typedef struct EmbedParallel
 	EmbedParallelShared *shared;	/* the method's struct, zeroed past the head */
 } EmbedParallel;
 
+/*
+ * The most dynamic shared memory a parallel build should ask for in one
+ * segment: with POSIX shared memory, what /dev/shm has free less an eighth
+ * (at least 16 MB), since a segment the OS cannot back is an ERROR (Docker
+ * gives /dev/shm 64 MB) while a smaller one only makes a slower build;
+ * SIZE_MAX when there is nothing to measure.  The one sizing policy of hnsw's
+ * shared graph and ivf's parallel k-means.
+ */
+extern Size embed_shm_room(void);
+
 /* workers the planner grants this build, 0 for none */
 extern int	embed_build_workers(Relation heap, Relation index, IndexInfo *indexInfo);
 

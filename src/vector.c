@@ -629,13 +629,11 @@ dense_l2_normalize(FunctionCallInfo fcinfo, const DenseCodec *c)
 	const float *x = dense_read(c, v, NULL, 0);
 	DenseValue *r = dense_new(c, v->dim);
 	float	   *out = dense_write(c, r);
-	double		norm = embed_norm(x, v->dim);
 
-	if (norm > 0)
-		for (int i = 0; i < v->dim; i++)
-			out[i] = (float) ((double) x[i] / norm);
-	else if (!c->float_storage)
-		memset(out, 0, sizeof(float) * v->dim);
+	/* the one normaliser (kernels.h); a zero vector stays zero */
+	if (out != x)
+		memcpy(out, x, sizeof(float) * v->dim);
+	embed_l2_normalize(out, v->dim);
 	dense_write_done(c, r, out, DENSE_RANGE_ARITH, false);
 	PG_RETURN_POINTER(r);
 }

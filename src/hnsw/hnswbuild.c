@@ -21,8 +21,6 @@
  */
 #include "postgres.h"
 
-#include <sys/statvfs.h>
-
 #include "access/parallel.h"
 #include "access/tableam.h"
 #include "access/xloginsert.h"
@@ -33,7 +31,6 @@
 #include "pgstat.h"
 #include "port/atomics.h"
 #include "storage/bufmgr.h"
-#include "storage/dsm_impl.h"
 #include "storage/spin.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -44,9 +41,8 @@
 
 /*
  * The region's size: maintenance_work_mem, but in shared memory not more
- * than /dev/shm can back: a segment the OS cannot back is an ERROR (Docker's
- * /dev/shm is 64 MB), a smaller graph only a slower build.  0 if shared
- * memory has no room for a useful one.
+ * than embed_shm_room() (what /dev/shm can back): a smaller graph is only a
+ * slower build.  0 if shared memory has no room for a useful one.
  */
 static Size
 graph_size(bool shared, bool *shm_capped)
@@ -54,24 +50,17 @@ graph_size(bool shared, bool *shm_capped)
 	Size		size = Max((Size) maintenance_work_mem * 1024, HNSW_MEM_MIN_SIZE);
 
 	*shm_capped = false;
-	if (shared && dynamic_shared_memory_type == DSM_IMPL_POSIX)
+	if (shared)
 	{
-		struct statvfs fs;
+		Size		room = embed_shm_room();
 
-		if (statvfs("/dev/shm", &fs) == 0)
+		if (room < size)
 		{
-			Size		avail = (Size) fs.f_bavail * fs.f_frsize;
-			Size		margin = Max(avail / 8, (Size) 16 * 1024 * 1024);
-			Size		room = avail > margin ? avail - margin : 0;
-
-			if (room < size)
-			{
-				size = room;
-				*shm_capped = true;
-			}
-			if (size < HNSW_MEM_MIN_SIZE)
-				return 0;
+			size = room;
+			*shm_capped = true;
 		}
+		if (size < HNSW_MEM_MIN_SIZE)
+			return 0;
 	}
 	return size;
 }

@@ -1,6 +1,7 @@
 /*
- * ivf.c — access method handlers, options, settings and cost estimation for
- * ivfflat and ivfrabitq.
+ * ivf.c — access method handlers and cost estimation for ivfflat and
+ * ivfrabitq: the top of the ivf files (options and settings live in
+ * ivfutils.c, which everything else calls).
  */
 #include "postgres.h"
 
@@ -8,113 +9,13 @@
 #include <math.h>
 
 #include "access/amapi.h"
-#include "access/reloptions.h"
 #include "commands/progress.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
-#include "utils/guc.h"
 #include "utils/rel.h"
 #include "utils/selfuncs.h"
 
 #include "ivf.h"
-
-int			ivfflat_probes = 1;
-int			ivfflat_iterative_scan = IVF_ITERATIVE_OFF;
-int			ivfflat_max_probes = IVF_MAX_LISTS;
-int			ivfrabitq_probes = 10;
-int			ivfrabitq_iterative_scan = IVF_ITERATIVE_OFF;
-int			ivfrabitq_max_probes = IVF_MAX_LISTS;
-
-static relopt_kind ivfflat_relopt_kind;
-static relopt_kind ivfrabitq_relopt_kind;
-
-typedef struct IvfOptions
-{
-	int32		vl_len_;
-	int			lists;
-} IvfOptions;
-
-static const struct config_enum_entry iterative_options[] = {
-	{"off", IVF_ITERATIVE_OFF, false},
-	{"relaxed_order", IVF_ITERATIVE_RELAXED, false},
-	{NULL, 0, false}
-};
-
-/* the same three settings under each access method's prefix */
-static void
-define_gucs(const char *am, int *probes, int probes_default, int *iterative, int *max_probes)
-{
-	DefineCustomIntVariable(psprintf("%s.probes", am), "Number of lists to probe",
-							"Larger is more accurate and slower.",
-							probes, probes_default, 1, IVF_MAX_LISTS,
-							PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomEnumVariable(psprintf("%s.iterative_scan", am),
-							 "Probes more lists when filters reject results",
-							 NULL, iterative, IVF_ITERATIVE_OFF, iterative_options,
-							 PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable(psprintf("%s.max_probes", am),
-							"Max number of lists an iterative scan probes",
-							NULL, max_probes, IVF_MAX_LISTS, 1, IVF_MAX_LISTS,
-							PGC_USERSET, 0, NULL, NULL, NULL);
-#if PG_VERSION_NUM >= 150000
-	MarkGUCPrefixReserved(am);
-#else
-	EmitWarningsOnPlaceholders(am);
-#endif
-}
-
-void
-ivf_init_gucs(void)
-{
-	ivfflat_relopt_kind = add_reloption_kind();
-	add_int_reloption(ivfflat_relopt_kind, "lists", "Number of inverted lists",
-					  IVF_DEFAULT_LISTS, 1, IVF_MAX_LISTS, AccessExclusiveLock);
-	ivfrabitq_relopt_kind = add_reloption_kind();
-	add_int_reloption(ivfrabitq_relopt_kind, "lists", "Number of inverted lists",
-					  IVF_DEFAULT_LISTS, 1, IVF_MAX_LISTS, AccessExclusiveLock);
-
-	define_gucs("ivfflat", &ivfflat_probes, 1, &ivfflat_iterative_scan, &ivfflat_max_probes);
-	define_gucs("ivfrabitq", &ivfrabitq_probes, 10, &ivfrabitq_iterative_scan,
-				&ivfrabitq_max_probes);
-}
-
-static bytea *
-ivf_options(Datum reloptions, bool validate, relopt_kind kind)
-{
-	static const relopt_parse_elt tab[] = {
-		{"lists", RELOPT_TYPE_INT, offsetof(IvfOptions, lists)},
-	};
-
-	return (bytea *) build_reloptions(reloptions, validate, kind,
-									  sizeof(IvfOptions), tab, lengthof(tab));
-}
-
-static bytea *
-ivfflatoptions(Datum reloptions, bool validate)
-{
-	return ivf_options(reloptions, validate, ivfflat_relopt_kind);
-}
-
-static bytea *
-ivfrabitqoptions(Datum reloptions, bool validate)
-{
-	return ivf_options(reloptions, validate, ivfrabitq_relopt_kind);
-}
-
-int
-ivf_options_lists(Relation index)
-{
-	IvfOptions *opts = (IvfOptions *) index->rd_options;
-
-	return opts ? opts->lists : IVF_DEFAULT_LISTS;
-}
-
-/* which of the two access methods an index belongs to */
-int
-ivf_index_kind(Relation index)
-{
-	return index->rd_indam->amoptions == ivfrabitqoptions ? IVF_KIND_RABITQ : IVF_KIND_FLAT;
-}
 
 /*
  * Cost.  A scan reads the centroids, then `probes` of the `lists` posting

@@ -15,121 +15,23 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/generic_xlog.h"
 #include "storage/dsm.h"
 #include "storage/shm_toc.h"
-#include "access/generic_xlog.h"
 #include "../amutils.h"
+#include "../rabitq.h"
 #include "fmgr.h"
 #include "storage/bufmgr.h"
 #include "utils/relcache.h"
 
 /*
- * splitmix64: the seedable generator of sampling, seeding and the rotation,
- * the same on every platform (the rotation is part of the on-disk format)
+ * Layers, each calling only those below it:
+ *   ivf.c                                  handlers, cost estimates
+ *   ivfbuild.c ivfinsert.c ivfscan.c ivfvacuum.c
+ *   ivfkmeans.c                            parallel k-means rounds (build)
+ *   ivfutils.c                             options, shape, entries, pages
+ *   ../kmeans ../rabitq ../kernels ../amutils ../parbuild ../vector
  */
-static inline uint64
-ivf_random(uint64 *state)
-{
-	uint64		z = (*state += UINT64CONST(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
-/* ======================= math: k-means (ivfkmeans.c) ======================= */
-
-/*
- * Cluster n points of d dims (row-major) into k centroids (row-major, k * d,
- * written to `centroids`).  k-means++ seeding, then at most `max_iter` Lloyd
- * rounds (early stop when assignments settle).  `spherical`: centroids are
- * renormalised to unit length after each update (for cosine).  Deterministic
- * for a given seed.  n >= 1 and 1 <= k <= n.  Empty clusters are re-seeded.
- * Checks for interrupts.  Memory: O(k * d + n) beyond the inputs.
- */
-extern void ivf_kmeans(const float *points, int n, int d, int k, bool spherical,
-					   uint64 seed, int max_iter, int nworkers, float *centroids);
-/* a parallel worker of ivf_kmeans, started by name */
-extern PGDLLEXPORT void ivf_kmeans_worker_main(dsm_segment *seg, shm_toc *toc);
-
-/*
- * Index of the centroid nearest to x by L2 (ties: lowest index); cnorms[j]
- * is |centroid j|^2.  Computed as argmin |c|^2 - 2 <x, c>, four centroids
- * per pass over x.
- */
-extern int	ivf_nearest_centroid(const float *x, const float *centroids, const float *cnorms,
-								 int k, int d);
-
-/* ======================= math: RaBitQ (rabitq.c) ======================= */
-
-/*
- * A random orthogonal rotation of R^dim into R^pdim (pdim = dim rounded up to
- * a multiple of 64, the input zero-padded): RABITQ_ROUNDS rounds of random
- * sign flips followed by normalised fast Walsh-Hadamard transforms on
- * power-of-two blocks.  Fully determined by (dim, seed), so it is not stored.
- */
-#define RABITQ_ROUNDS 4
-
-typedef struct Rabitq
-{
-	int			dim;
-	int			pdim;			/* multiple of 64 */
-	uint64		seed;
-	float	   *signs;			/* RABITQ_ROUNDS * pdim values of +1/-1 */
-} Rabitq;
-
-extern void rabitq_init(Rabitq *rq, int dim, uint64 seed);
-/* out (pdim floats) = P * in (dim floats); norms and inner products kept */
-extern void rabitq_rotate(const Rabitq *rq, const float *in, float *out);
-
-#define RABITQ_CODE_BYTES(pdim)	((pdim) / 8)
-
-/* per-vector corrections stored beside the code */
-typedef struct RabitqFactors
-{
-	float		norm;			/* ||r||: length of the (rotated) residual */
-	float		xo;				/* <xbar, r/||r||>, in (0, 1]; 1 if r == 0 */
-} RabitqFactors;
-
-/*
- * code bit i = (r[i] > 0); r is the rotated residual (pdim floats).  Returns
- * the number of bits set, which estimates need.
- */
-extern uint32 rabitq_encode(int pdim, const float *r, uint8 *code, RabitqFactors *f);
-
-/*
- * A query direction prepared for one posting list: the unit vector of the
- * rotated query residual, scalar-quantised to RABITQ_QUERY_BITS bits per
- * dimension and laid out as bit planes for AND + popcount.
- */
-#define RABITQ_QUERY_BITS 4
-
-typedef struct RabitqQuery
-{
-	int			pdim;
-	float		norm;			/* ||q||: length before normalisation */
-	float		lo;				/* quantised value v stands for lo + v * delta */
-	float		delta;
-	uint32		sum_q;			/* sum of the quantised values */
-	uint64	   *planes;			/* RABITQ_QUERY_BITS * pdim / 64 words, plane j
-								 * holds bit j of every quantised value */
-} RabitqQuery;
-
-/* q->planes is allocated on first use and reused for later lists */
-extern void rabitq_prepare_query(int pdim, const float *r, RabitqQuery *q);
-
-/*
- * Estimate <o, q> for unit vectors o (the encoded residual's direction) and
- * q (the prepared query's), and a bound `*err` such that |<o,q> - est| <= err
- * with high probability (the RaBitQ bound with confidence constant
- * RABITQ_EPSILON, widened by the query quantisation error).
- */
-#define RABITQ_EPSILON 2.5
-
-extern float rabitq_estimate(const RabitqQuery *q, const uint8 *code, uint32 ones,
-							 const RabitqFactors *f, float *err);
-
-/* ======================= the access methods ======================= */
 
 #define ivf_vacuum_delay()	embed_vacuum_delay()
 
@@ -254,7 +156,7 @@ typedef struct IvfInfo
 	IvfShape   *shape;			/* NULL during a build until the lists exist */
 } IvfInfo;
 
-/* ivf.c */
+/* ivfutils.c: options and settings */
 extern int	ivfflat_probes;
 extern int	ivfflat_iterative_scan;
 extern int	ivfflat_max_probes;
@@ -262,10 +164,12 @@ extern int	ivfrabitq_probes;
 extern int	ivfrabitq_iterative_scan;
 extern int	ivfrabitq_max_probes;
 extern void ivf_init_gucs(void);
+extern bytea *ivfflatoptions(Datum reloptions, bool validate);
+extern bytea *ivfrabitqoptions(Datum reloptions, bool validate);
 extern int	ivf_index_kind(Relation index);
 extern int	ivf_options_lists(Relation index);
 
-/* ivfutils.c */
+/* ivfutils.c: shape, entries, pages */
 extern void ivf_info(IvfInfo *info, Relation index, bool building);
 extern int	ivf_metric(Relation index);
 extern IvfShape *ivf_shape(Relation index);
@@ -280,6 +184,25 @@ extern Buffer ivf_new_buffer(Relation index, ForkNumber fork);
 extern void ivf_read_meta(Relation index, IvfMetaPageData *meta);
 extern IvfListDir ivf_read_dir(Relation index, IvfMetaPageData *meta, int list);
 extern void ivf_check_list_page(Relation index, Page page, BlockNumber blk);
+
+/*
+ * Called by ivf_walk_list for each page of a list, the buffer locked as the
+ * walk asked; returns false to end the walk.  May change the page (under an
+ * exclusive lock), even chain a new page after it.
+ */
+typedef bool (*IvfPageVisitor) (Relation index, Buffer buf, BlockNumber blk, void *arg);
+extern void ivf_walk_list(Relation index, BlockNumber blk, int mode, IndexVacuumInfo *vacinfo,
+						  IvfPageVisitor visit, void *arg);
+
+/*
+ * ivfkmeans.c: kmeans() (../kmeans.h) with its rounds shared among up to
+ * nworkers parallel workers when shared memory allows; the same centroids
+ * either way.
+ */
+extern void ivf_kmeans(const float *points, int n, int d, int k, bool spherical,
+					   uint64 seed, int max_iter, int nworkers, float *centroids);
+/* a parallel worker of ivf_kmeans, started by name */
+extern PGDLLEXPORT void ivf_kmeans_worker_main(dsm_segment *seg, shm_toc *toc);
 
 
 /* AM callbacks */

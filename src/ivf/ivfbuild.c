@@ -180,7 +180,7 @@ sample_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	slot = -2;					/* not drawn yet */
 	if (bs->nseen >= bs->sample_cap)
 	{
-		uint64		j = ivf_random(&bs->rng) % (uint64) (bs->nseen + 1);
+		uint64		j = embed_splitmix64(&bs->rng) % (uint64) (bs->nseen + 1);
 
 		slot = j < (uint64) bs->sample_cap ? (int) j : -1;
 

@@ -20,71 +20,72 @@
 #include "../vector.h"
 #include "ivf.h"
 
+typedef struct InsertWalk
+{
+	IvfShape   *shape;
+	int			list;
+	IvfEntry	entry;
+} InsertWalk;
+
+/* a page of the list, exclusively locked: add the entry if it fits */
+static bool
+insert_visit(Relation index, Buffer buf, BlockNumber blk, void *arg)
+{
+	InsertWalk *iw = (InsertWalk *) arg;
+	IvfShape   *shape = iw->shape;
+	Page		page = BufferGetPage(buf);
+	PageWrite	w;
+
+	if (PageGetFreeSpace(page) >= shape->entry_size)
+	{
+		page_write_begin(&w, index, false);
+		page = page_write_page(&w, buf, false);
+		if (PageAddItem(page, (Item) iw->entry, shape->entry_size, InvalidOffsetNumber,
+						false, false) == InvalidOffsetNumber)
+			elog(ERROR, "failed to add an entry to ivf index \"%s\"",
+				 RelationGetRelationName(index));
+		page_write_finish(&w);
+		return false;
+	}
+
+	if (IvfPageGetOpaque(page)->nextblkno == InvalidBlockNumber)
+	{
+		/* the last page is full: chain a new one and point inserts at it */
+		Buffer		nbuf = ivf_new_buffer(index, MAIN_FORKNUM);
+		BlockNumber dirblk = shape->meta.dir_start + iw->list / IVF_DIR_PER_PAGE;
+		Buffer		dbuf = ReadBuffer(index, dirblk);
+		Page		npage,
+					dpage;
+
+		LockBuffer(dbuf, BUFFER_LOCK_EXCLUSIVE);
+		page_write_begin(&w, index, false);
+		page = page_write_page(&w, buf, false);
+		npage = page_write_page(&w, nbuf, true);
+		dpage = page_write_page(&w, dbuf, false);
+		ivf_init_page(npage, IVF_PAGE_LIST);
+		if (PageAddItem(npage, (Item) iw->entry, shape->entry_size, InvalidOffsetNumber,
+						false, false) == InvalidOffsetNumber)
+			elog(ERROR, "failed to add an entry to ivf index \"%s\"",
+				 RelationGetRelationName(index));
+		IvfPageGetOpaque(page)->nextblkno = BufferGetBlockNumber(nbuf);
+		((IvfListDir *) PageGetContents(dpage))[iw->list % IVF_DIR_PER_PAGE].insert =
+			BufferGetBlockNumber(nbuf);
+		page_write_finish(&w);
+		UnlockReleaseBuffer(dbuf);
+		UnlockReleaseBuffer(nbuf);
+		return false;
+	}
+	return true;
+}
+
+/* walk the list from its insert hint to the first page with room */
 static void
 insert_entry(IvfInfo *info, int list, IvfEntry entry)
 {
-	Relation	index = info->index;
-	IvfShape   *shape = info->shape;
-	IvfListDir	dir = ivf_read_dir(index, &shape->meta, list);
-	BlockNumber blk = dir.insert;
+	InsertWalk	iw = {info->shape, list, entry};
+	IvfListDir	dir = ivf_read_dir(info->index, &info->shape->meta, list);
 
-	for (;;)
-	{
-		Buffer		buf = ReadBuffer(index, blk);
-		Page		page;
-		BlockNumber next;
-		PageWrite	w;
-
-		CHECK_FOR_INTERRUPTS();
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		page = BufferGetPage(buf);
-		ivf_check_list_page(index, page, blk);
-
-		if (PageGetFreeSpace(page) >= shape->entry_size)
-		{
-			page_write_begin(&w, index, false);
-			page = page_write_page(&w, buf, false);
-			if (PageAddItem(page, (Item) entry, shape->entry_size, InvalidOffsetNumber,
-							false, false) == InvalidOffsetNumber)
-				elog(ERROR, "failed to add an entry to ivf index \"%s\"",
-					 RelationGetRelationName(index));
-			page_write_finish(&w);
-			UnlockReleaseBuffer(buf);
-			return;
-		}
-
-		next = IvfPageGetOpaque(page)->nextblkno;
-		if (next == InvalidBlockNumber)
-		{
-			/* the last page is full: chain a new one and point inserts at it */
-			Buffer		nbuf = ivf_new_buffer(index, MAIN_FORKNUM);
-			BlockNumber dirblk = shape->meta.dir_start + list / IVF_DIR_PER_PAGE;
-			Buffer		dbuf = ReadBuffer(index, dirblk);
-			Page		npage,
-						dpage;
-
-			LockBuffer(dbuf, BUFFER_LOCK_EXCLUSIVE);
-			page_write_begin(&w, index, false);
-			page = page_write_page(&w, buf, false);
-			npage = page_write_page(&w, nbuf, true);
-			dpage = page_write_page(&w, dbuf, false);
-			ivf_init_page(npage, IVF_PAGE_LIST);
-			if (PageAddItem(npage, (Item) entry, shape->entry_size, InvalidOffsetNumber,
-							false, false) == InvalidOffsetNumber)
-				elog(ERROR, "failed to add an entry to ivf index \"%s\"",
-					 RelationGetRelationName(index));
-			IvfPageGetOpaque(page)->nextblkno = BufferGetBlockNumber(nbuf);
-			((IvfListDir *) PageGetContents(dpage))[list % IVF_DIR_PER_PAGE].insert =
-				BufferGetBlockNumber(nbuf);
-			page_write_finish(&w);
-			UnlockReleaseBuffer(dbuf);
-			UnlockReleaseBuffer(nbuf);
-			UnlockReleaseBuffer(buf);
-			return;
-		}
-		UnlockReleaseBuffer(buf);
-		blk = next;
-	}
+	ivf_walk_list(info->index, dir.insert, BUFFER_LOCK_EXCLUSIVE, NULL, insert_visit, &iw);
 }
 
 bool

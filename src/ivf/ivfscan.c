@@ -30,23 +30,29 @@
 #include "../vector.h"
 #include "ivf.h"
 
-typedef struct IvfCandidate
+/*
+ * One small binary min-heap serves the scan three times: the candidates of a
+ * batch (key: lower bound of the distance, or the exact distance for flat),
+ * the reranked rows (key: exact distance) and, with keys negated, the
+ * nearest lists while ranking them.  Keys are doubles, so float bounds and
+ * double distances compare exactly as they are.
+ */
+typedef struct IvfHeapItem
 {
-	ItemPointerData tid;
-	float		lb;				/* flat: the exact distance */
-} IvfCandidate;
+	double		key;
+	union
+	{
+		ItemPointerData tid;
+		int			list;
+	}			v;
+} IvfHeapItem;
 
-typedef struct IvfReranked
+typedef struct IvfHeap
 {
-	ItemPointerData tid;
-	double		dist;
-} IvfReranked;
-
-typedef struct IvfListRank
-{
-	float		dist;
-	int			list;
-} IvfListRank;
+	IvfHeapItem *items;
+	int			n;
+	int			cap;
+} IvfHeap;
 
 typedef struct IvfScanOpaqueData
 {
@@ -60,20 +66,16 @@ typedef struct IvfScanOpaqueData
 	int			max_probes;
 	bool		iterative;
 
-	IvfListRank *order;			/* lists to probe, nearest first */
+	IvfHeapItem *order;			/* lists to probe (v.list), nearest first */
 	int			norder;
 	int			next_list;		/* next index into order */
 
-	IvfCandidate *cand;			/* the current batch: min-heap on lb */
-	int			ncand;
-	int			capcand;
+	IvfHeap		cand;			/* the current batch, on the bound */
 
 	/* RaBitQ */
 	RabitqQuery rq;
 	float	   *resid;
-	IvfReranked *heap;			/* min-heap on dist */
-	int			nheap;
-	int			capheap;
+	IvfHeap		reranked;		/* on the exact distance */
 	IndexFetchTableData *fetch;
 	TupleTableSlot *slot;
 	EState	   *estate;
@@ -105,54 +107,110 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 	so->started = false;
 	so->order = NULL;
 	so->norder = so->next_list = 0;
-	so->cand = NULL;
-	so->ncand = so->capcand = 0;
-	so->heap = NULL;
-	so->nheap = so->capheap = 0;
+	memset(&so->cand, 0, sizeof(IvfHeap));
+	memset(&so->reranked, 0, sizeof(IvfHeap));
 	so->rq.planes = NULL;
 	so->query_null = !embed_rescan_keys(scan, keys, orderbys, so->ctx, &so->query);
+}
+
+/* ---------- the heap ---------- */
+
+/* room for one more item */
+static inline void
+heap_room(IvfHeap *h)
+{
+	if (h->n == h->cap)
+	{
+		h->cap = Max(256, h->cap * 2);
+		h->items = h->items == NULL
+			? palloc(sizeof(IvfHeapItem) * h->cap)
+			: repalloc_huge(h->items, sizeof(IvfHeapItem) * h->cap);
+	}
+}
+
+/* append without keeping heap order (heap_build restores it) */
+static inline void
+heap_append(IvfHeap *h, double key, ItemPointer tid)
+{
+	heap_room(h);
+	h->items[h->n].key = key;
+	h->items[h->n].v.tid = *tid;
+	h->n++;
+}
+
+/* move x down from slot i of a heap of n items to where it belongs */
+static void
+heap_sift_down(IvfHeapItem *items, int n, int i, IvfHeapItem x)
+{
+	for (;;)
+	{
+		int			l = 2 * i + 1,
+					m = l;
+
+		if (l >= n)
+			break;
+		if (l + 1 < n && items[l + 1].key < items[l].key)
+			m = l + 1;
+		if (items[m].key >= x.key)
+			break;
+		items[i] = items[m];
+		i = m;
+	}
+	items[i] = x;
+}
+
+/* heapify n items: linear */
+static void
+heap_build(IvfHeapItem *items, int n)
+{
+	for (int i = n / 2 - 1; i >= 0; i--)
+		heap_sift_down(items, n, i, items[i]);
+}
+
+static void
+heap_push(IvfHeap *h, double key, ItemPointer tid)
+{
+	int			i;
+
+	heap_room(h);
+	i = h->n++;
+	while (i > 0 && h->items[(i - 1) / 2].key > key)
+	{
+		h->items[i] = h->items[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h->items[i].key = key;
+	h->items[i].v.tid = *tid;
+}
+
+static IvfHeapItem
+heap_pop(IvfHeap *h)
+{
+	IvfHeapItem top = h->items[0];
+
+	if (--h->n > 0)
+		heap_sift_down(h->items, h->n, 0, h->items[h->n]);
+	return top;
 }
 
 /* ---------- ranking the lists ---------- */
 
 #define RANK_BATCH 256
 
+/* nearest first: keys are negated distances */
 static int
 cmp_rank(const void *a, const void *b)
 {
-	float		x = ((const IvfListRank *) a)->dist,
-				y = ((const IvfListRank *) b)->dist;
+	double		x = -((const IvfHeapItem *) a)->key,
+				y = -((const IvfHeapItem *) b)->key;
 
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/* sift down in a max-heap on dist */
-static void
-rank_sift(IvfListRank *h, int n, int i)
-{
-	for (;;)
-	{
-		int			l = 2 * i + 1,
-					r = l + 1,
-					m = i;
-		IvfListRank t;
-
-		if (l < n && h[l].dist > h[m].dist)
-			m = l;
-		if (r < n && h[r].dist > h[m].dist)
-			m = r;
-		if (m == i)
-			return;
-		t = h[i];
-		h[i] = h[m];
-		h[m] = t;
-		i = m;
-	}
-}
-
 /*
  * Rank the centroids by distance to the query and keep the `want` nearest,
- * sorted: a bounded max-heap when want is small, a full sort otherwise.
+ * sorted: a bounded max-heap (the min-heap on negated distances) when want
+ * is small, a full sort otherwise.
  */
 static void
 rank_lists(IvfScanOpaque so, int want)
@@ -160,7 +218,7 @@ rank_lists(IvfScanOpaque so, int want)
 	IvfShape   *shape = so->info.shape;
 	int			n = shape->meta.nlists,
 				cdim = shape->meta.cdim;
-	IvfListRank *all = palloc(sizeof(IvfListRank) * n);
+	IvfHeapItem *all = palloc(sizeof(IvfHeapItem) * n);
 
 	/* by inner product; under L2 |c|^2 - 2 <q, c> orders like |q - c|^2 */
 	for (int l0 = 0; l0 < n; l0 += RANK_BATCH)
@@ -174,53 +232,36 @@ rank_lists(IvfScanOpaque so, int want)
 		for (int j = 0; j < nb; j++)
 		{
 			int			l = l0 + j;
+			float		dist;
 
-			all[l].list = l;
 			if (so->query_null || n == 1)
-				all[l].dist = 0;
+				dist = 0;
 			else if (so->info.metric == IVF_METRIC_IP)
-				all[l].dist = -dots[j];
+				dist = -dots[j];
 			else
-				all[l].dist = shape->cnorms[l] - 2 * dots[j];
-			if (isnan(all[l].dist))
-				all[l].dist = INFINITY;
+				dist = shape->cnorms[l] - 2 * dots[j];
+			if (isnan(dist))
+				dist = INFINITY;
+			all[l].key = -(double) dist;
+			all[l].v.list = l;
 		}
 	}
 
 	if (want < n / 4)
 	{
-		for (int i = want / 2 - 1; i >= 0; i--)
-			rank_sift(all, want, i);
+		heap_build(all, want);
 		for (int l = want; l < n; l++)
-			if (all[l].dist < all[0].dist)
-			{
-				all[0] = all[l];
-				rank_sift(all, want, 0);
-			}
-		qsort(all, want, sizeof(IvfListRank), cmp_rank);
+			if (all[l].key > all[0].key)
+				heap_sift_down(all, want, 0, all[l]);
+		qsort(all, want, sizeof(IvfHeapItem), cmp_rank);
 	}
 	else
-		qsort(all, n, sizeof(IvfListRank), cmp_rank);
+		qsort(all, n, sizeof(IvfHeapItem), cmp_rank);
 	so->order = all;
 	so->norder = Min(want, n);
 }
 
 /* ---------- reading lists ---------- */
-
-static void
-add_candidate(IvfScanOpaque so, ItemPointer tid, float lb)
-{
-	if (so->ncand == so->capcand)
-	{
-		so->capcand = Max(1024, so->capcand * 2);
-		so->cand = so->cand == NULL
-			? palloc(sizeof(IvfCandidate) * so->capcand)
-			: repalloc_huge(so->cand, sizeof(IvfCandidate) * so->capcand);
-	}
-	so->cand[so->ncand].tid = *tid;
-	so->cand[so->ncand].lb = lb;
-	so->ncand++;
-}
 
 /*
  * Per-list query state for RaBitQ.  Every metric becomes an inner product
@@ -282,101 +323,74 @@ rabitq_lower_bound(IvfScanOpaque so, ListQuery *lq, IvfEntry e)
 	}
 }
 
+typedef struct ReadWalk
+{
+	IvfScanOpaque so;
+	bool		rabitq;
+	const float *qx;			/* the query as given (flat) */
+	ListQuery	lq;
+} ReadWalk;
+
+/* a list page, share-locked: every entry becomes a candidate */
+static bool
+read_visit(Relation index, Buffer buf, BlockNumber blk, void *arg)
+{
+	ReadWalk   *rw = (ReadWalk *) arg;
+	IvfScanOpaque so = rw->so;
+	IvfShape   *shape = so->info.shape;
+	Page		page = BufferGetPage(buf);
+	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+	{
+		ItemId		iid = PageGetItemId(page, off);
+		IvfEntry	e;
+		float		d;
+
+		if (!ItemIdIsNormal(iid))
+			continue;
+		if (ItemIdGetLength(iid) != shape->entry_size)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("ivf index \"%s\" has a corrupt entry on page %u",
+							RelationGetRelationName(index), blk),
+					 errhint("REINDEX the index.")));
+		e = (IvfEntry) PageGetItem(page, iid);
+		if (so->query_null)
+			d = 0;
+		else if (rw->rabitq)
+			d = rabitq_lower_bound(so, &rw->lq, e);
+		else
+			d = ivf_exact_distance(so->info.metric, rw->qx,
+								   (const float *) IvfEntryPayload(e), shape->meta.dim);
+		if (isnan(d))
+			d = INFINITY;
+		heap_append(&so->cand, d, &e->tid);
+	}
+	return true;
+}
+
 static void
 read_list(IvfScanOpaque so, int list)
 {
-	Relation	index = so->info.index;
-	IvfShape   *shape = so->info.shape;
-	IvfListDir	dir = ivf_read_dir(index, &shape->meta, list);
-	BlockNumber blk = dir.head;
-	bool		rabitq = so->info.kind == IVF_KIND_RABITQ && !so->query_null;
-	const float *qx = so->query_null ? NULL : ((Vector *) DatumGetPointer(so->query))->x;
-	ListQuery	lq = {0, 0};
+	IvfListDir	dir = ivf_read_dir(so->info.index, &so->info.shape->meta, list);
+	ReadWalk	rw;
 
-	if (rabitq)
-		prepare_list(so, list, &lq);
-
-	while (BlockNumberIsValid(blk))
-	{
-		Buffer		buf = ReadBuffer(index, blk);
-		Page		page;
-		OffsetNumber maxoff;
-
-		CHECK_FOR_INTERRUPTS();
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		ivf_check_list_page(index, page, blk);
-		maxoff = PageGetMaxOffsetNumber(page);
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-		{
-			ItemId		iid = PageGetItemId(page, off);
-			IvfEntry	e;
-			float		d;
-
-			if (!ItemIdIsNormal(iid))
-				continue;
-			if (ItemIdGetLength(iid) != shape->entry_size)
-				ereport(ERROR,
-						(errcode(ERRCODE_INDEX_CORRUPTED),
-						 errmsg("ivf index \"%s\" has a corrupt entry on page %u",
-								RelationGetRelationName(index), blk),
-						 errhint("REINDEX the index.")));
-			e = (IvfEntry) PageGetItem(page, iid);
-			if (so->query_null)
-				d = 0;
-			else if (rabitq)
-				d = rabitq_lower_bound(so, &lq, e);
-			else
-				d = ivf_exact_distance(so->info.metric, qx,
-									   (const float *) IvfEntryPayload(e), shape->meta.dim);
-			if (isnan(d))
-				d = INFINITY;
-			add_candidate(so, &e->tid, d);
-		}
-		blk = IvfPageGetOpaque(page)->nextblkno;
-		UnlockReleaseBuffer(buf);
-	}
+	rw.so = so;
+	rw.rabitq = so->info.kind == IVF_KIND_RABITQ && !so->query_null;
+	rw.qx = so->query_null ? NULL : ((Vector *) DatumGetPointer(so->query))->x;
+	rw.lq.qnorm = rw.lq.cq = 0;
+	if (rw.rabitq)
+		prepare_list(so, list, &rw.lq);
+	ivf_walk_list(so->info.index, dir.head, BUFFER_LOCK_SHARE, NULL, read_visit, &rw);
 }
 
 /*
- * The batch is a min-heap on the bound: heapifying is linear, and a scan
- * pops only the few candidates its LIMIT needs, where sorting them all would
- * cost more than estimating them did.
+ * Read the next batch of lists; false when there are none left.  The batch
+ * is a min-heap on the bound: heapifying is linear, and a scan pops only the
+ * few candidates its LIMIT needs, where sorting them all would cost more than
+ * estimating them did.
  */
-static void
-cand_sift(IvfCandidate *h, int n, int i)
-{
-	IvfCandidate x = h[i];
-
-	for (;;)
-	{
-		int			l = 2 * i + 1,
-					m = l;
-
-		if (l >= n)
-			break;
-		if (l + 1 < n && h[l + 1].lb < h[l].lb)
-			m = l + 1;
-		if (h[m].lb >= x.lb)
-			break;
-		h[i] = h[m];
-		i = m;
-	}
-	h[i] = x;
-}
-
-static IvfCandidate
-cand_pop(IvfScanOpaque so)
-{
-	IvfCandidate top = so->cand[0];
-
-	so->cand[0] = so->cand[--so->ncand];
-	if (so->ncand > 1)
-		cand_sift(so->cand, so->ncand, 0);
-	return top;
-}
-
-/* Read the next batch of lists; false when there are none left. */
 static bool
 next_batch(IvfScanOpaque so)
 {
@@ -388,64 +402,15 @@ next_batch(IvfScanOpaque so)
 		return false;
 	end = so->next_list == 0 ? so->probes : so->next_list + so->probes;
 	end = Min(end, so->norder);
-	so->ncand = 0;
+	so->cand.n = 0;
 	for (; so->next_list < end; so->next_list++)
-		read_list(so, so->order[so->next_list].list);
+		read_list(so, so->order[so->next_list].v.list);
 	if (!so->query_null)
-		for (int i = so->ncand / 2 - 1; i >= 0; i--)
-			cand_sift(so->cand, so->ncand, i);
+		heap_build(so->cand.items, so->cand.n);
 	return true;
 }
 
 /* ---------- reranking (RaBitQ) ---------- */
-
-static void
-heap_push(IvfScanOpaque so, ItemPointer tid, double dist)
-{
-	int			i;
-
-	if (so->nheap == so->capheap)
-	{
-		so->capheap = Max(64, so->capheap * 2);
-		so->heap = so->heap == NULL
-			? palloc(sizeof(IvfReranked) * so->capheap)
-			: repalloc(so->heap, sizeof(IvfReranked) * so->capheap);
-	}
-	i = so->nheap++;
-	while (i > 0 && so->heap[(i - 1) / 2].dist > dist)
-	{
-		so->heap[i] = so->heap[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	so->heap[i].tid = *tid;
-	so->heap[i].dist = dist;
-}
-
-static IvfReranked
-heap_pop(IvfScanOpaque so)
-{
-	IvfReranked top = so->heap[0],
-				last = so->heap[--so->nheap];
-	int			i = 0;
-
-	for (;;)
-	{
-		int			l = 2 * i + 1,
-					m = l;
-
-		if (l >= so->nheap)
-			break;
-		if (l + 1 < so->nheap && so->heap[l + 1].dist < so->heap[l].dist)
-			m = l + 1;
-		if (so->heap[m].dist >= last.dist)
-			break;
-		so->heap[i] = so->heap[m];
-		i = m;
-	}
-	if (so->nheap > 0)
-		so->heap[i] = last;
-	return top;
-}
 
 /*
  * The exact distance of a candidate, from its heap row as the scan's
@@ -548,9 +513,9 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		CHECK_FOR_INTERRUPTS();
 		if (!rerank)
 		{
-			if (so->ncand > 0)
+			if (so->cand.n > 0)
 			{
-				scan->xs_heaptid = cand_pop(so).tid;
+				scan->xs_heaptid = heap_pop(&so->cand).v.tid;
 				found = true;
 				break;
 			}
@@ -558,20 +523,20 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 		else
 		{
 			/* a reranked row is final once no bound left is below it */
-			if (so->nheap > 0 &&
-				(so->ncand == 0 || so->heap[0].dist <= so->cand[0].lb))
+			if (so->reranked.n > 0 &&
+				(so->cand.n == 0 || so->reranked.items[0].key <= so->cand.items[0].key))
 			{
-				scan->xs_heaptid = heap_pop(so).tid;
+				scan->xs_heaptid = heap_pop(&so->reranked).v.tid;
 				found = true;
 				break;
 			}
-			if (so->ncand > 0)
+			if (so->cand.n > 0)
 			{
-				IvfCandidate c = cand_pop(so);
+				IvfHeapItem c = heap_pop(&so->cand);
 				double		d;
 
-				if (exact_distance(scan, so, &c.tid, &d))
-					heap_push(so, &c.tid, isnan(d) ? INFINITY : d);
+				if (exact_distance(scan, so, &c.v.tid, &d))
+					heap_push(&so->reranked, isnan(d) ? INFINITY : d, &c.v.tid);
 				continue;
 			}
 		}

@@ -1,23 +1,130 @@
 /*
- * ivfutils.c — index shape (metapage, centroids, rotation), entries, pages
- * and WAL helpers shared by build, insert, scan and vacuum.
+ * ivfutils.c — what build, insert, scan and vacuum share: options and
+ * settings, the index shape (metapage, centroids, rotation), entries, pages
+ * and walking a list.  Calls only the shared code in src (kmeans, rabitq,
+ * kernels, amutils, vector), never the files above it.
  */
 #include "postgres.h"
 
 #include <math.h>
 
 #include "access/generic_xlog.h"
+#include "access/reloptions.h"
+#include "commands/vacuum.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "../kernels.h"
+#include "../kmeans.h"
 #include "../vector.h"
 #include "ivf.h"
 
-/* embed's distance functions: the opclass names one, which fixes the metric */
+/* ---------- options and settings ---------- */
+
+int			ivfflat_probes = 1;
+int			ivfflat_iterative_scan = IVF_ITERATIVE_OFF;
+int			ivfflat_max_probes = IVF_MAX_LISTS;
+int			ivfrabitq_probes = 10;
+int			ivfrabitq_iterative_scan = IVF_ITERATIVE_OFF;
+int			ivfrabitq_max_probes = IVF_MAX_LISTS;
+
+static relopt_kind ivfflat_relopt_kind;
+static relopt_kind ivfrabitq_relopt_kind;
+
+typedef struct IvfOptions
+{
+	int32		vl_len_;
+	int			lists;
+} IvfOptions;
+
+static const struct config_enum_entry iterative_options[] = {
+	{"off", IVF_ITERATIVE_OFF, false},
+	{"relaxed_order", IVF_ITERATIVE_RELAXED, false},
+	{NULL, 0, false}
+};
+
+/* the same three settings under each access method's prefix */
+static void
+define_gucs(const char *am, int *probes, int probes_default, int *iterative, int *max_probes)
+{
+	DefineCustomIntVariable(psprintf("%s.probes", am), "Number of lists to probe",
+							"Larger is more accurate and slower.",
+							probes, probes_default, 1, IVF_MAX_LISTS,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable(psprintf("%s.iterative_scan", am),
+							 "Probes more lists when filters reject results",
+							 NULL, iterative, IVF_ITERATIVE_OFF, iterative_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable(psprintf("%s.max_probes", am),
+							"Max number of lists an iterative scan probes",
+							NULL, max_probes, IVF_MAX_LISTS, 1, IVF_MAX_LISTS,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+#if PG_VERSION_NUM >= 150000
+	MarkGUCPrefixReserved(am);
+#else
+	EmitWarningsOnPlaceholders(am);
+#endif
+}
+
+void
+ivf_init_gucs(void)
+{
+	ivfflat_relopt_kind = add_reloption_kind();
+	add_int_reloption(ivfflat_relopt_kind, "lists", "Number of inverted lists",
+					  IVF_DEFAULT_LISTS, 1, IVF_MAX_LISTS, AccessExclusiveLock);
+	ivfrabitq_relopt_kind = add_reloption_kind();
+	add_int_reloption(ivfrabitq_relopt_kind, "lists", "Number of inverted lists",
+					  IVF_DEFAULT_LISTS, 1, IVF_MAX_LISTS, AccessExclusiveLock);
+
+	define_gucs("ivfflat", &ivfflat_probes, 1, &ivfflat_iterative_scan, &ivfflat_max_probes);
+	define_gucs("ivfrabitq", &ivfrabitq_probes, 10, &ivfrabitq_iterative_scan,
+				&ivfrabitq_max_probes);
+}
+
+static bytea *
+ivf_options(Datum reloptions, bool validate, relopt_kind kind)
+{
+	static const relopt_parse_elt tab[] = {
+		{"lists", RELOPT_TYPE_INT, offsetof(IvfOptions, lists)},
+	};
+
+	return (bytea *) build_reloptions(reloptions, validate, kind,
+									  sizeof(IvfOptions), tab, lengthof(tab));
+}
+
+bytea *
+ivfflatoptions(Datum reloptions, bool validate)
+{
+	return ivf_options(reloptions, validate, ivfflat_relopt_kind);
+}
+
+bytea *
+ivfrabitqoptions(Datum reloptions, bool validate)
+{
+	return ivf_options(reloptions, validate, ivfrabitq_relopt_kind);
+}
+
+int
+ivf_options_lists(Relation index)
+{
+	IvfOptions *opts = (IvfOptions *) index->rd_options;
+
+	return opts ? opts->lists : IVF_DEFAULT_LISTS;
+}
+
+/* which of the two access methods an index belongs to */
+int
+ivf_index_kind(Relation index)
+{
+	return index->rd_indam->amoptions == ivfrabitqoptions ? IVF_KIND_RABITQ : IVF_KIND_FLAT;
+}
+
+/* ---------- the metric: embed's distance function the opclass names ---------- */
 
 /* the largest centroid set kept in rd_amcache; bigger ones are read per use */
 #define IVF_SHAPE_CACHE_MAX	(64 * 1024 * 1024)
@@ -186,12 +293,7 @@ ivf_shape(Relation index)
 
 	/* squared norms, for nearest-centroid searches by inner products */
 	shape->cnorms = (float *) (chunk + MAXALIGN(sizeof(IvfShape)) + cent_bytes + sign_bytes);
-	for (int l = 0; l < meta.nlists; l++)
-	{
-		const float *c = shape->centroids + (Size) l * meta.cdim;
-
-		shape->cnorms[l] = embed_active_kernels->dot(c, c, meta.cdim);
-	}
+	kmeans_norms(shape->centroids, meta.nlists, meta.cdim, shape->cnorms);
 
 	if (total <= IVF_SHAPE_CACHE_MAX)
 		index->rd_amcache = chunk;
@@ -202,8 +304,8 @@ ivf_shape(Relation index)
 int
 ivf_nearest_list(IvfShape *shape, const float *x)
 {
-	return ivf_nearest_centroid(x, shape->centroids, shape->cnorms, shape->meta.nlists,
-								shape->meta.cdim);
+	return kmeans_nearest(x, shape->centroids, shape->cnorms, shape->meta.nlists,
+						  shape->meta.cdim);
 }
 
 /*
@@ -226,12 +328,10 @@ ivf_prepare(IvfInfo *info, Datum value, int dim, float *out)
 	memcpy(tmp, v->x, sizeof(float) * dim);
 	if (info->metric == IVF_METRIC_COSINE)
 	{
-		double		norm = embed_norm(tmp, dim);
+		double		norm = embed_l2_normalize(tmp, dim);
 
 		if (!(norm > 0) || isinf(norm))
 			return false;
-		for (int i = 0; i < dim; i++)
-			tmp[i] = (float) (tmp[i] / norm);
 	}
 	if (info->kind == IVF_KIND_RABITQ)
 	{
@@ -330,3 +430,39 @@ ivf_check_list_page(Relation index, Page page, BlockNumber blk)
 				 errhint("REINDEX the index.")));
 }
 
+
+/*
+ * Walk a list's chain from page `blk`: each page is read, locked in `mode`
+ * (BUFFER_LOCK_SHARE or BUFFER_LOCK_EXCLUSIVE), checked to be a list page
+ * and handed to `visit`, which returns false to end the walk.  The next page
+ * is read from the page while it is still locked, then the page is unlocked
+ * and released before the next one is read: pointers into a page are good
+ * only inside `visit` (which must copy what it keeps).  A VACUUM passes its
+ * `vacinfo`, for its buffer strategy and cost-based delay (taken with the
+ * page pinned but not locked); others pass NULL.
+ */
+void
+ivf_walk_list(Relation index, BlockNumber blk, int mode, IndexVacuumInfo *vacinfo,
+			  IvfPageVisitor visit, void *arg)
+{
+	while (BlockNumberIsValid(blk))
+	{
+		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL,
+											 vacinfo ? vacinfo->strategy : NULL);
+		BlockNumber next;
+		bool		more;
+
+		if (vacinfo)
+			ivf_vacuum_delay();
+		else
+			CHECK_FOR_INTERRUPTS();
+		LockBuffer(buf, mode);
+		ivf_check_list_page(index, BufferGetPage(buf), blk);
+		more = visit(index, buf, blk, arg);
+		next = IvfPageGetOpaque(BufferGetPage(buf))->nextblkno;
+		UnlockReleaseBuffer(buf);
+		if (!more)
+			break;
+		blk = next;
+	}
+}

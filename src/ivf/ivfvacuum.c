@@ -36,6 +36,53 @@ set_insert_hint(Relation index, IvfMetaPageData *meta, int list, BlockNumber blk
 	UnlockReleaseBuffer(buf);
 }
 
+typedef struct VacuumWalk
+{
+	IndexBulkDeleteCallback callback;
+	void	   *callback_state;
+	IndexBulkDeleteResult *stats;
+	Size		entry_size;
+	BlockNumber first_room;		/* of the list, Invalid until one is seen */
+	OffsetNumber deletable[MaxOffsetNumber];
+} VacuumWalk;
+
+/* a list page, exclusively locked: delete the dead rows' entries */
+static bool
+vacuum_visit(Relation index, Buffer buf, BlockNumber blk, void *arg)
+{
+	VacuumWalk *vw = (VacuumWalk *) arg;
+	Page		page = BufferGetPage(buf);
+	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+	int			ndel = 0;
+
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+	{
+		ItemId		iid = PageGetItemId(page, off);
+
+		if (!ItemIdIsNormal(iid))
+			continue;
+		if (vw->callback(&((IvfEntry) PageGetItem(page, iid))->tid, vw->callback_state))
+			vw->deletable[ndel++] = off;
+		else
+			vw->stats->num_index_tuples++;
+	}
+	if (ndel > 0)
+	{
+		PageWrite	w;
+
+		page_write_begin(&w, index, false);
+		PageIndexMultiDelete(page_write_page(&w, buf, false), vw->deletable, ndel);
+		page_write_finish(&w);
+		vw->stats->tuples_removed += ndel;
+	}
+	/* the buffer's page: the WAL copy written above is gone */
+	page = BufferGetPage(buf);
+	if (vw->first_room == InvalidBlockNumber &&
+		PageGetFreeSpace(page) >= vw->entry_size)
+		vw->first_room = blk;
+	return true;
+}
+
 IndexBulkDeleteResult *
 ivfbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			  IndexBulkDeleteCallback callback, void *callback_state)
@@ -43,64 +90,28 @@ ivfbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	Relation	index = info->index;
 	IvfShape   *shape = ivf_shape(index);
 	IvfMetaPageData *meta = &shape->meta;
-	OffsetNumber deletable[MaxOffsetNumber];
+	VacuumWalk	vw;
 
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
+	vw.callback = callback;
+	vw.callback_state = callback_state;
+	vw.stats = stats;
+	vw.entry_size = shape->entry_size;
 
 	for (int list = 0; list < meta->nlists; list++)
 	{
 		IvfListDir	dir = ivf_read_dir(index, meta, list);
-		BlockNumber blk = dir.head;
-		BlockNumber first_room = InvalidBlockNumber;
 
-		while (BlockNumberIsValid(blk))
-		{
-			Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL,
-												 info->strategy);
-			Page		page;
-			OffsetNumber maxoff;
-			int			ndel = 0;
-
-			ivf_vacuum_delay();
-			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-			page = BufferGetPage(buf);
-			ivf_check_list_page(index, page, blk);
-			maxoff = PageGetMaxOffsetNumber(page);
-			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-			{
-				ItemId		iid = PageGetItemId(page, off);
-
-				if (!ItemIdIsNormal(iid))
-					continue;
-				if (callback(&((IvfEntry) PageGetItem(page, iid))->tid, callback_state))
-					deletable[ndel++] = off;
-				else
-					stats->num_index_tuples++;
-			}
-			if (ndel > 0)
-			{
-				PageWrite	w;
-
-				page_write_begin(&w, index, false);
-				page = page_write_page(&w, buf, false);
-				PageIndexMultiDelete(page, deletable, ndel);
-				page_write_finish(&w);
-				stats->tuples_removed += ndel;
-			}
-			if (first_room == InvalidBlockNumber &&
-				PageGetFreeSpace(page) >= shape->entry_size)
-				first_room = blk;
-			blk = IvfPageGetOpaque(page)->nextblkno;
-			UnlockReleaseBuffer(buf);
-		}
+		vw.first_room = InvalidBlockNumber;
+		ivf_walk_list(index, dir.head, BUFFER_LOCK_EXCLUSIVE, info, vacuum_visit, &vw);
 
 		/*
 		 * Any page of the chain is a valid hint (inserts walk forward from
 		 * it and pages never leave a chain), so racing inserts are harmless.
 		 */
-		if (first_room != InvalidBlockNumber && first_room != dir.insert)
-			set_insert_hint(index, meta, list, first_room);
+		if (vw.first_room != InvalidBlockNumber && vw.first_room != dir.insert)
+			set_insert_hint(index, meta, list, vw.first_room);
 	}
 	return stats;
 }

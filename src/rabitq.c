@@ -12,14 +12,16 @@
  * is an unbiased estimate whose error is about sqrt((1 - xo^2) / (D - 1)) / xo
  * standard deviations; the query is scalar-quantised to 4 bits so <xbar, q>
  * becomes AND + popcount over bit planes.
+ *
+ * Moved here from src/ivf so that any part of embed can use RaBitQ codes;
+ * it depends only on the kernels.
  */
 #include "postgres.h"
 
 #include <math.h>
 
-#include "ivf.h"
-#include "../kernels.h"
-#include "miscadmin.h"
+#include "kernels.h"
+#include "rabitq.h"
 
 void
 rabitq_init(Rabitq *rq, int dim, uint64 seed)
@@ -33,7 +35,7 @@ rabitq_init(Rabitq *rq, int dim, uint64 seed)
 	rq->signs = palloc(sizeof(float) * RABITQ_ROUNDS * pdim);
 	for (int i = 0; i < RABITQ_ROUNDS * pdim; i += 64)
 	{
-		uint64		bits = ivf_random(&state);
+		uint64		bits = embed_splitmix64(&state);
 
 		for (int j = 0; j < 64; j++)
 			rq->signs[i + j] = (bits >> j) & 1 ? 1.0f : -1.0f;

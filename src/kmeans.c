@@ -1,0 +1,384 @@
+/*
+ * kmeans.c — k-means clustering of float vectors (see kmeans.h).
+ *
+ * Why here: moved out of src/ivf so that anything in embed can cluster
+ * vectors; it depends only on the kernels and knows nothing of indexes or
+ * shared memory (ivf runs the phases in parallel workers through
+ * kmeans_run's runner).
+ *
+ * k-means++ seeding on a subset of the points, then Lloyd rounds accelerated
+ * with Hamerly's bounds: each point keeps an upper bound on the distance to
+ * its centroid and a lower bound on the distance to every other one, so that
+ * after the first round many points are settled without computing a single
+ * distance.  Nearest centroids come from inner products with cached centroid
+ * norms, four centroids per pass over a point (the dot_rows kernel).
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+#include "kernels.h"
+#include "kmeans.h"
+
+/* seeding looks at this many points per centroid at most */
+#define SEED_POINTS_PER_CENTROID	16
+/* above this many centroids the centroid-centroid bound costs more than it saves */
+#define CENTER_BOUND_MAX_K			2048
+
+/* uniform in [0, 1) */
+static inline double
+next_unit(uint64 *state)
+{
+	return (embed_splitmix64(state) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static inline float
+dist(const float *a, const float *b, int d)
+{
+	return sqrtf(embed_active_kernels->l2sq(a, b, d));
+}
+
+/* dots of x with centroids go through a stack buffer this many at a time */
+#define DOT_BATCH 256
+
+/* k-means++ over the first m points (the sample is in random order) */
+static void
+seed_centroids(const float *points, int m, int d, int k, uint64 *rng, float *centroids)
+{
+	float	   *mind = palloc(sizeof(float) * m);
+	double		total = 0;
+	int			first = (int) (next_unit(rng) * m);
+
+	memcpy(centroids, points + (Size) first * d, sizeof(float) * d);
+	for (int i = 0; i < m; i++)
+	{
+		mind[i] = embed_active_kernels->l2sq(points + (Size) i * d, centroids, d);
+		total += mind[i];
+	}
+
+	for (int j = 1; j < k; j++)
+	{
+		float	   *c = centroids + (Size) j * d;
+		int			pick = m - 1;
+
+		CHECK_FOR_INTERRUPTS();
+		if (total > 0)
+		{
+			double		target = next_unit(rng) * total,
+						acc = 0;
+
+			for (int i = 0; i < m; i++)
+			{
+				acc += mind[i];
+				if (acc > target && mind[i] > 0)
+				{
+					pick = i;
+					break;
+				}
+			}
+		}
+		else
+			pick = (int) (next_unit(rng) * m);	/* all points coincide */
+		memcpy(c, points + (Size) pick * d, sizeof(float) * d);
+
+		total = 0;
+		for (int i = 0; i < m; i++)
+		{
+			float		s = embed_active_kernels->l2sq(points + (Size) i * d, c, d);
+
+			if (s < mind[i])
+				mind[i] = s;
+			total += mind[i];
+		}
+	}
+	pfree(mind);
+}
+
+/*
+ * The centroid nearest to x and the two best scores |c|^2 - 2 <x, c>
+ * (|x - c|^2 less |x|^2), through a stack buffer of inner products.
+ */
+static int
+nearest_scores(const float *x, const float *centroids, const float *cnorms, int k, int d,
+			   float *s1, float *s2)
+{
+	float		dots[DOT_BATCH];
+	float		b1 = FLT_MAX,
+				b2 = FLT_MAX;
+	int			besti = 0;
+
+	for (int j0 = 0; j0 < k; j0 += DOT_BATCH)
+	{
+		int			nb = Min(DOT_BATCH, k - j0);
+
+		embed_active_kernels->dot_rows(x, centroids + (Size) j0 * d, nb, d, dots);
+		for (int j = 0; j < nb; j++)
+		{
+			float		s = cnorms[j0 + j] - 2 * dots[j];
+
+			if (s < b1)
+			{
+				b2 = b1;
+				b1 = s;
+				besti = j0 + j;
+			}
+			else if (s < b2)
+				b2 = s;
+		}
+	}
+	*s1 = b1;
+	*s2 = b2;
+	return besti;
+}
+
+int
+kmeans_nearest(const float *x, const float *centroids, const float *cnorms, int k, int d)
+{
+	float		s1,
+				s2;
+
+	return nearest_scores(x, centroids, cnorms, k, d, &s1, &s2);
+}
+
+/* nearest and second-nearest centroid of x, as distances; xnorm = |x|^2 */
+static inline int
+nearest_two(const float *x, float xnorm, const float *centroids, const float *cnorms,
+			int k, int d, float *d1, float *d2)
+{
+	float		s1,
+				s2;
+	int			besti = nearest_scores(x, centroids, cnorms, k, d, &s1, &s2);
+
+	/* back to distances; rounding can take a tiny one below zero */
+	*d1 = sqrtf(Max(s1 + xnorm, 0.0f));
+	*d2 = k > 1 ? sqrtf(Max(s2 + xnorm, 0.0f)) : FLT_MAX;
+	return besti;
+}
+
+void
+kmeans_norms(const float *centroids, int k, int d, float *cnorms)
+{
+	for (int j = 0; j < k; j++)
+	{
+		const float *c = centroids + (Size) j * d;
+
+		cnorms[j] = embed_active_kernels->dot(c, c, d);
+	}
+}
+
+int
+kmeans_step(KmeansState *st, int phase, int i0, int i1)
+{
+	int			d = st->dim,
+				k = st->k,
+				changed = 0;
+
+	for (int i = i0; i < i1; i++)
+	{
+		const float *x = st->points + (Size) i * d;
+		int			a = st->assign[i],
+					b;
+		float		bound;
+
+		if ((i & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (phase == KMEANS_PHASE_ASSIGN)
+		{
+			st->assign[i] = nearest_two(x, st->xnorms[i], st->centroids, st->cnorms, k, d,
+										&st->upper[i], &st->lower[i]);
+			continue;
+		}
+
+		st->upper[i] += st->moved[a];
+		st->lower[i] -= st->maxmove;
+		bound = Max(st->half[a], st->lower[i]);
+		if (st->upper[i] <= bound)
+			continue;
+		st->upper[i] = dist(x, st->centroids + (Size) a * d, d);
+		if (st->upper[i] <= bound)
+			continue;
+		b = nearest_two(x, st->xnorms[i], st->centroids, st->cnorms, k, d,
+						&st->upper[i], &st->lower[i]);
+		if (b != a)
+		{
+			st->assign[i] = b;
+			changed++;
+		}
+	}
+	return changed;
+}
+
+/* the clusters' sums and sizes, from the assignments in point order */
+static void
+recount(KmeansState *st, float *sums, int *count)
+{
+	int			d = st->dim;
+
+	memset(sums, 0, (Size) st->k * d * sizeof(float));
+	memset(count, 0, sizeof(int) * st->k);
+	for (int i = 0; i < st->n; i++)
+	{
+		const float *x = st->points + (Size) i * d;
+		float	   *s = sums + (Size) st->assign[i] * d;
+
+		count[st->assign[i]]++;
+		for (int t = 0; t < d; t++)
+			s[t] += x[t];
+	}
+}
+
+static int
+run_phase(KmeansState *st, int phase, KmeansPhaseRunner runner, void *arg)
+{
+	if (runner == NULL)
+		return kmeans_step(st, phase, 0, st->n);
+	return runner(st, phase, arg);
+}
+
+void
+kmeans_run(KmeansState *st, bool spherical, uint64 seed, int max_iter,
+		   KmeansPhaseRunner runner, void *arg)
+{
+	int			n = st->n,
+				d = st->dim,
+				k = st->k;
+	uint64		rng = seed;
+	int			m = (int) Min((int64) n, (int64) k * SEED_POINTS_PER_CENTROID);
+	Size		csize = (Size) k * d * sizeof(float);
+	float	   *sums = MemoryContextAllocHuge(CurrentMemoryContext, csize);
+	float	   *oldc = MemoryContextAllocHuge(CurrentMemoryContext, csize);
+	int		   *count = palloc0(sizeof(int) * k);
+	int			changed = 1;
+
+	Assert(n >= 1 && k >= 1 && k <= n);
+
+	/* no centroid-centroid bound until one is computed (or ever, past CENTER_BOUND_MAX_K) */
+	memset(st->half, 0, sizeof(float) * k);
+	st->maxmove = 0;
+
+	m = Max(m, k);
+	seed_centroids(st->points, m, d, k, &rng, st->centroids);
+	if (spherical)
+		for (int j = 0; j < k; j++)
+			embed_l2_normalize(st->centroids + (Size) j * d, d);
+
+	for (int i = 0; i < n; i++)
+		st->xnorms[i] = embed_active_kernels->dot(st->points + (Size) i * d,
+												  st->points + (Size) i * d, d);
+	kmeans_norms(st->centroids, k, d, st->cnorms);
+
+	/* first assignment: exact, and it sets both bounds */
+	run_phase(st, KMEANS_PHASE_ASSIGN, runner, arg);
+	recount(st, sums, count);
+
+	for (int iter = 0; iter < max_iter; iter++)
+	{
+		float		maxmove = 0;
+
+		/* move each centroid to its mean; an empty one restarts at a random point */
+		memcpy(oldc, st->centroids, csize);
+		for (int j = 0; j < k; j++)
+		{
+			float	   *c = st->centroids + (Size) j * d;
+
+			if (count[j] > 0)
+			{
+				float		inv = 1.0f / count[j];
+
+				for (int t = 0; t < d; t++)
+					c[t] = sums[(Size) j * d + t] * inv;
+			}
+			else
+				memcpy(c, st->points + (Size) (next_unit(&rng) * n) * d, sizeof(float) * d);
+			if (spherical)
+				embed_l2_normalize(c, d);
+			st->moved[j] = dist(c, oldc + (Size) j * d, d);
+			maxmove = Max(maxmove, st->moved[j]);
+		}
+		if (maxmove == 0)
+		{
+			changed = 0;
+			break;
+		}
+		st->maxmove = maxmove;
+		kmeans_norms(st->centroids, k, d, st->cnorms);
+
+		/* half the distance to the nearest other centroid: inside it, x cannot move */
+		if (k > 1 && k <= CENTER_BOUND_MAX_K)
+		{
+			for (int j = 0; j < k; j++)
+				st->half[j] = FLT_MAX;
+			for (int j = 0; j < k; j++)
+			{
+				CHECK_FOR_INTERRUPTS();
+				for (int j2 = j + 1; j2 < k; j2++)
+				{
+					float		h = dist(st->centroids + (Size) j * d,
+										 st->centroids + (Size) j2 * d, d) / 2;
+
+					st->half[j] = Min(st->half[j], h);
+					st->half[j2] = Min(st->half[j2], h);
+				}
+			}
+		}
+
+		changed = run_phase(st, KMEANS_PHASE_ROUND, runner, arg);
+		if (changed == 0)
+			break;
+		recount(st, sums, count);
+	}
+
+	/* the means of the final assignment, when the last round still moved points */
+	if (changed > 0)
+	{
+		for (int j = 0; j < k; j++)
+		{
+			float	   *c = st->centroids + (Size) j * d;
+
+			if (count[j] == 0)
+				continue;
+			for (int t = 0; t < d; t++)
+				c[t] = sums[(Size) j * d + t] / count[j];
+			if (spherical)
+				embed_l2_normalize(c, d);
+		}
+	}
+	pfree(sums);
+	pfree(oldc);
+	pfree(count);
+}
+
+void
+kmeans(const float *points, int n, int dim, int k, bool spherical,
+	   uint64 seed, int max_iter, float *centroids)
+{
+	KmeansState st;
+
+	memset(&st, 0, sizeof(st));
+	st.n = n;
+	st.dim = dim;
+	st.k = k;
+	st.points = points;
+	st.xnorms = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * n);
+	st.assign = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int) * n);
+	st.upper = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * n);
+	st.lower = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * n);
+	st.centroids = centroids;
+	st.cnorms = palloc(sizeof(float) * k);
+	st.half = palloc(sizeof(float) * k);
+	st.moved = palloc(sizeof(float) * k);
+
+	kmeans_run(&st, spherical, seed, max_iter, NULL, NULL);
+
+	pfree(st.xnorms);
+	pfree(st.assign);
+	pfree(st.upper);
+	pfree(st.lower);
+	pfree(st.cnorms);
+	pfree(st.half);
+	pfree(st.moved);
+}
