@@ -294,7 +294,35 @@ GROUP BY op ORDER BY op;
 -- embed_index_recall speaks halfvec indexes too
 SELECT embed_index_recall('hv_rand_l2', 20, 10) >= 0.9 AS l2_ok,
        embed_index_recall('hv_rand_cos', 20, 10) >= 0.9 AS cos_ok;
+-- ivfflat and ivfrabitq: every list probed gives the exact answers
+DROP INDEX hv_rand_l2, hv_rand_ip, hv_rand_cos, hv_rand_l1;
+CREATE INDEX hv_rand_fl2 ON hv_rand USING ivfflat (v halfvec_l2_ops) WITH (lists = 10);
+CREATE INDEX hv_rand_fip ON hv_rand USING ivfflat (v halfvec_ip_ops) WITH (lists = 10);
+CREATE INDEX hv_rand_fcos ON hv_rand USING ivfflat (v halfvec_cosine_ops) WITH (lists = 10);
+SET ivfflat.probes = 10;
+SELECT op, bool_and(pg_temp.ids_index(stmt, idx) = pg_temp.ids_exact(stmt)) AS exact
+FROM (VALUES ('hv_rand_fl2', '<->'), ('hv_rand_fip', '<#>'), ('hv_rand_fcos', '<=>')) o(idx, op),
+     (SELECT v FROM hv_rand WHERE id % 100 = 3) q,
+     LATERAL format('SELECT id FROM hv_rand ORDER BY v %s %L::halfvec LIMIT 10', op, q.v) stmt
+GROUP BY op ORDER BY op;
+DROP INDEX hv_rand_fl2, hv_rand_fip, hv_rand_fcos;
+CREATE INDEX hv_rand_rl2 ON hv_rand USING ivfrabitq (v halfvec_l2_ops) WITH (lists = 10);
+CREATE INDEX hv_rand_rip ON hv_rand USING ivfrabitq (v halfvec_ip_ops) WITH (lists = 10);
+CREATE INDEX hv_rand_rcos ON hv_rand USING ivfrabitq (v halfvec_cosine_ops) WITH (lists = 10);
+SET ivfrabitq.probes = 10;
+-- (RaBitQ's lower bounds hold with high probability, not always: nearly all
+-- of the exact 10 come back, as for vector in the ivf suite)
+SELECT op, avg(cardinality(ARRAY(SELECT unnest(pg_temp.ids_index(stmt, idx))
+                                 INTERSECT SELECT unnest(pg_temp.ids_exact(stmt))))) >= 9.5 AS nearly_exact
+FROM (VALUES ('hv_rand_rl2', '<->'), ('hv_rand_rip', '<#>'), ('hv_rand_rcos', '<=>')) o(idx, op),
+     (SELECT v FROM hv_rand WHERE id % 100 = 3) q,
+     LATERAL format('SELECT id FROM hv_rand ORDER BY v %s %L::halfvec LIMIT 10', op, q.v) stmt
+GROUP BY op ORDER BY op;
+SELECT embed_index_recall('hv_rand_rl2', 20, 10) >= 0.9 AS rabitq_recall_ok;
+SELECT pages > 0 AS checked FROM embed_index_check('hv_rand_rcos');
+RESET ivfflat.probes;
+RESET ivfrabitq.probes;
 DROP TABLE hv_rand;
--- no ivfflat opclass for halfvec (yet)
-SELECT pg_temp.sqlerr($$CREATE INDEX ON hv_t USING ivfflat (v)$$);
+-- ivf takes only the l2, inner product and cosine distances of dense types
+SELECT pg_temp.sqlerr($$CREATE INDEX ON hv_t USING ivfflat (v halfvec_l1_ops)$$);
 DROP TABLE hv_t;

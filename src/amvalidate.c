@@ -55,8 +55,9 @@ typedef struct EmbedAmRules
 	int16		norderby;		/* ORDER BY strategies 1..norderby, all required */
 	const EmbedProcRule *procs;
 	int			nprocs;
-	uint32		distances;		/* bitmask of the VectorDistance kinds the
-								 * distance function may be; 0: any function */
+	uint32		distances;		/* EMBED_METRIC_BIT()s of the metrics the
+								 * distance function may compute, on a dense
+								 * type (embedtype.h); 0: any function */
 } EmbedAmRules;
 
 static const EmbedProcRule hnsw_procs[] = {
@@ -69,9 +70,8 @@ static const EmbedProcRule ivf_procs[] = {
 	{IVF_NORM_PROC, 1, false, false},
 };
 
-#define DIST_BIT(kind)	((uint32) 1 << (kind))
-#define IVF_DISTANCES	(DIST_BIT(VECTOR_DIST_L2SQ) | DIST_BIT(VECTOR_DIST_NEG_IP) | \
-						 DIST_BIT(VECTOR_DIST_COSINE))
+#define IVF_DISTANCES	(EMBED_METRIC_BIT(EMBED_METRIC_L2SQ) | EMBED_METRIC_BIT(EMBED_METRIC_NEG_IP) | \
+						 EMBED_METRIC_BIT(EMBED_METRIC_COSINE))
 
 static const EmbedAmRules am_rules[] = {
 	{"hnsw", 1, hnsw_procs, lengthof(hnsw_procs), 0},
@@ -141,12 +141,14 @@ static bool
 distance_allowed(Oid funcid, uint32 allowed)
 {
 	FmgrInfo	flinfo;
+	EmbedOpclass oc;
 
 	if (allowed == 0)
 		return true;
 	/* what the method itself does when it opens the index */
 	fmgr_info(funcid, &flinfo);
-	return (allowed & DIST_BIT(vector_distance_of(&flinfo))) != 0;
+	oc = embed_opclass_of(&flinfo);
+	return oc.type != NULL && oc.type->dense && (allowed & EMBED_METRIC_BIT(oc.metric)) != 0;
 }
 
 /* the required members for one data type of the family */

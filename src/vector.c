@@ -569,30 +569,6 @@ DENSE_BOTH(negative_inner_product, dense_distance, DIST_NEG_IP)
 DENSE_BOTH(cosine_distance, dense_distance, DIST_COSINE)
 DENSE_BOTH(l1_distance, dense_distance, DIST_L1)
 
-/* (to be removed once every engine speaks embedtype.h) */
-VectorDistance
-vector_distance_of(FmgrInfo *proc)
-{
-	EmbedOpclass oc = embed_opclass_of(proc);
-
-	if (oc.type != &embed_type_vector)
-		return VECTOR_DIST_OTHER;
-	/* the two enumerations list the dense metrics in the same order */
-	StaticAssertStmt((int) VECTOR_DIST_L1 == (int) EMBED_METRIC_L1 &&
-					 (int) VECTOR_DIST_COSINE == (int) EMBED_METRIC_COSINE,
-					 "VectorDistance and EmbedMetric disagree");
-	return (VectorDistance) oc.metric;
-}
-
-bool
-vector_distance_direct(VectorDistance kind, Datum a, Datum b, double *dist)
-{
-	EmbedOpclass oc = {&embed_type_vector, (EmbedMetric) kind};
-
-	if (kind == VECTOR_DIST_OTHER)
-		return false;
-	return embed_distance_direct(oc, a, b, dist);
-}
 
 /* ---------- functions ---------- */
 

@@ -63,28 +63,6 @@ extern Datum halfvec_negative_inner_product(PG_FUNCTION_ARGS);
 extern Datum halfvec_cosine_distance(PG_FUNCTION_ARGS);
 extern Datum halfvec_l1_distance(PG_FUNCTION_ARGS);
 
-/*
- * Which of those an index's support function is, so that an index AM can
- * call the kernel directly (no fmgr call and detoast checks per distance, in
- * loops that compute millions); VECTOR_DIST_OTHER for any other function.
- */
-typedef enum VectorDistance
-{
-	VECTOR_DIST_OTHER = 0,
-	VECTOR_DIST_L2SQ,
-	VECTOR_DIST_NEG_IP,
-	VECTOR_DIST_COSINE,
-	VECTOR_DIST_L1
-} VectorDistance;
-
-extern VectorDistance vector_distance_of(FmgrInfo *proc);
-
-/*
- * The distance `kind` between two datums, computed directly when both are
- * plain in-line vectors of the same dimensions (what index AMs hold: values
- * are detoasted when indexed and queries when a scan starts); false when
- * the caller must go through fmgr (which also raises the errors).
- */
-extern bool vector_distance_direct(VectorDistance kind, Datum a, Datum b, double *dist);
+/* Which of them an index's support function is: embedtype.h (embed_opclass_of). */
 
 #endif

@@ -19,6 +19,7 @@
 #include "storage/dsm.h"
 #include "storage/shm_toc.h"
 #include "../amutils.h"
+#include "../embedtype.h"
 #include "../rabitq.h"
 #include "fmgr.h"
 #include "storage/bufmgr.h"
@@ -150,6 +151,7 @@ typedef struct IvfInfo
 	Relation	index;
 	int			kind;
 	int			metric;
+	EmbedOpclass oc;			/* the opclass's type and metric (embedtype.h) */
 	FmgrInfo   *distproc;
 	Oid			collation;
 	bool		building;		/* in CREATE INDEX: no WAL until the end */
@@ -175,6 +177,7 @@ extern int	ivf_metric(Relation index);
 extern IvfShape *ivf_shape(Relation index);
 extern Size ivf_entry_size(int kind, int dim, int cdim);
 extern bool ivf_prepare(IvfInfo *info, Datum value, int dim, float *out);
+extern const float *ivf_value_floats(const EmbedType *type, Datum value, int *dim);
 extern double ivf_exact_distance(int metric, const float *a, const float *b, int dim);
 extern void ivf_make_entry(IvfInfo *info, const float *x, const float *centroid,
 						   ItemPointer tid, const float *orig, IvfEntry entry);

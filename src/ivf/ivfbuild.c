@@ -165,8 +165,11 @@ sample_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		return;
 	if (bs->dim == 0)
 	{
+		int			dim;
+
 		old = MemoryContextSwitchTo(bs->ctx);
-		set_dim(bs, DatumGetVector(values[0])->dim);
+		(void) ivf_value_floats(bs->info.oc.type, values[0], &dim);
+		set_dim(bs, dim);
 		MemoryContextSwitchTo(old);
 	}
 	if (bs->sample == NULL)
@@ -226,9 +229,11 @@ assign_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	old = MemoryContextSwitchTo(bs->tmpctx);
 	if (ivf_prepare(&bs->info, values[0], bs->dim, bs->x))
 	{
+		int			dim;
+
 		list = ivf_nearest_list(shape, bs->x);
 		ivf_make_entry(&bs->info, bs->x, shape->centroids + (Size) list * bs->cdim, tid,
-					   DatumGetVector(values[0])->x, bs->entry);
+					   ivf_value_floats(bs->info.oc.type, values[0], &dim), bs->entry);
 		payload = palloc(VARHDRSZ + shape->entry_size);
 		SET_VARSIZE(payload, VARHDRSZ + shape->entry_size);
 		memcpy(VARDATA(payload), bs->entry, shape->entry_size);

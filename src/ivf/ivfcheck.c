@@ -200,13 +200,15 @@ static bool
 ivf_skips_value(EmbedCheck *c, Datum value)
 {
 	IvfCheckState *st = c->am_state;
-	Vector	   *v;
+	const float *x;
+	int			dim;
 	double		norm;
 
 	if (st->meta.metric != IVF_METRIC_COSINE)
 		return false;
-	v = DatumGetVector(value);
-	norm = embed_norm(v->x, v->dim);
+	x = ivf_value_floats(embed_opclass_of(index_getprocinfo(c->index, 1, IVF_DISTANCE_PROC)).type,
+						 value, &dim);
+	norm = embed_norm(x, dim);
 	return !(norm > 0) || isinf(norm);
 }
 

@@ -62,6 +62,7 @@ typedef struct IvfScanOpaqueData
 	bool		query_null;
 	Datum		query;			/* the ORDER BY argument, detoasted */
 	float	   *q;				/* prepared (unit under cosine, rotated) */
+	const float *qx;			/* the query's components as given */
 	int			probes;
 	int			max_probes;
 	bool		iterative;
@@ -111,6 +112,14 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 	memset(&so->reranked, 0, sizeof(IvfHeap));
 	so->rq.planes = NULL;
 	so->query_null = !embed_rescan_keys(scan, keys, orderbys, so->ctx, &so->query);
+	if (!so->query_null)
+	{
+		MemoryContext old = MemoryContextSwitchTo(so->ctx);
+		int			dim;
+
+		so->qx = ivf_value_floats(so->info.oc.type, so->query, &dim);
+		MemoryContextSwitchTo(old);
+	}
 }
 
 /* ---------- the heap ---------- */
@@ -378,7 +387,7 @@ read_list(IvfScanOpaque so, int list)
 
 	rw.so = so;
 	rw.rabitq = so->info.kind == IVF_KIND_RABITQ && !so->query_null;
-	rw.qx = so->query_null ? NULL : ((Vector *) DatumGetPointer(so->query))->x;
+	rw.qx = so->query_null ? NULL : so->qx;
 	rw.lq.qnorm = rw.lq.cq = 0;
 	if (rw.rabitq)
 		prepare_list(so, list, &rw.lq);

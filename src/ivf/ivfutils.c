@@ -129,24 +129,55 @@ ivf_index_kind(Relation index)
 /* the largest centroid set kept in rd_amcache; bigger ones are read per use */
 #define IVF_SHAPE_CACHE_MAX	(64 * 1024 * 1024)
 
+/*
+ * The opclass through the type layer: a dense type (its values decode to
+ * float32: vector, halfvec) under one of the metrics k-means and RaBitQ
+ * work in.
+ */
+static EmbedOpclass
+ivf_opclass(Relation index)
+{
+	EmbedOpclass oc = embed_opclass_of(index_getprocinfo(index, 1, IVF_DISTANCE_PROC));
+
+	if (oc.type == NULL || !oc.type->dense ||
+		(oc.metric != EMBED_METRIC_L2SQ && oc.metric != EMBED_METRIC_NEG_IP &&
+		 oc.metric != EMBED_METRIC_COSINE))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ivf indexes support the l2, inner product and cosine distances of dense types only")));
+	return oc;
+}
+
 int
 ivf_metric(Relation index)
 {
-	switch (vector_distance_of(index_getprocinfo(index, 1, IVF_DISTANCE_PROC)))
+	switch (ivf_opclass(index).metric)
 	{
-		case VECTOR_DIST_L2SQ:
+		case EMBED_METRIC_L2SQ:
 			return IVF_METRIC_L2;
-		case VECTOR_DIST_NEG_IP:
+		case EMBED_METRIC_NEG_IP:
 			return IVF_METRIC_IP;
-		case VECTOR_DIST_COSINE:
-			return IVF_METRIC_COSINE;
 		default:
-			break;
+			return IVF_METRIC_COSINE;
 	}
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("ivf indexes support the l2, inner product and cosine distances only")));
-	return 0;					/* keep compiler quiet */
+}
+
+/*
+ * A value's components as float32: in place for vector, decoded (palloc'd)
+ * for other dense types.  *dim gets its dimensions.
+ */
+const float *
+ivf_value_floats(const EmbedType *type, Datum value, int *dim)
+{
+	const void *p = PG_DETOAST_DATUM(value);
+	float	   *out;
+
+	*dim = type->dims(p);
+	if (type->float_view != NULL)
+		return type->float_view(p);
+	out = palloc(sizeof(float) * Max(*dim, 1));
+	type->to_float(p, out);
+	return out;
 }
 
 void
@@ -155,6 +186,7 @@ ivf_info(IvfInfo *info, Relation index, bool building)
 	memset(info, 0, sizeof(*info));
 	info->index = index;
 	info->kind = ivf_index_kind(index);
+	info->oc = ivf_opclass(index);
 	info->metric = ivf_metric(index);
 	info->distproc = index_getprocinfo(index, 1, IVF_DISTANCE_PROC);
 	info->collation = index->rd_indcollation[0];
@@ -316,16 +348,17 @@ ivf_nearest_list(IvfShape *shape, const float *x)
 bool
 ivf_prepare(IvfInfo *info, Datum value, int dim, float *out)
 {
-	Vector	   *v = DatumGetVector(value);
+	int			vdim;
+	const float *x = ivf_value_floats(info->oc.type, value, &vdim);
 	float	   *tmp;
 
-	if (v->dim != dim)
+	if (vdim != dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", dim, v->dim)));
+				 errmsg("expected %d dimensions, not %d", dim, vdim)));
 
 	tmp = info->kind == IVF_KIND_RABITQ ? palloc(sizeof(float) * dim) : out;
-	memcpy(tmp, v->x, sizeof(float) * dim);
+	memcpy(tmp, x, sizeof(float) * dim);
 	if (info->metric == IVF_METRIC_COSINE)
 	{
 		double		norm = embed_l2_normalize(tmp, dim);
