@@ -32,6 +32,8 @@
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
 
+#include "embedtype.h"
+
 /* a bounded max-heap of the k smallest distances seen */
 typedef struct TopK
 {
@@ -95,6 +97,7 @@ embed_index_recall(PG_FUNCTION_ARGS)
 				op,
 				collation;
 	FmgrInfo	dist;
+	EmbedOpclass oc;
 	Snapshot	snapshot;
 	TableScanDesc hscan;
 	TupleTableSlot *slot;
@@ -153,6 +156,13 @@ embed_index_recall(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("index \"%s\" has no ordering operator", RelationGetRelationName(index))));
 	fmgr_info(get_opcode(op), &dist);
+	/*
+	 * The exact pass computes nsample distances per row: through the type
+	 * layer, with the opclass's own kernel, when its distance function is
+	 * one of embed's (the operator's value is that distance, or its root
+	 * for L2); otherwise through the operator.
+	 */
+	oc = embed_opclass_of(index_getprocinfo(index, 1, 1));
 
 	snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	slot = table_slot_create(heap, NULL);
@@ -212,8 +222,15 @@ embed_index_recall(PG_FUNCTION_ARGS)
 			Datum		dv = PointerGetDatum(PG_DETOAST_DATUM(v));
 
 			for (int q = 0; q < nsample; q++)
-				topk_add(&exact[q], k,
-						 DatumGetFloat8(FunctionCall2Coll(&dist, collation, queries[q], dv)));
+			{
+				double		d;
+
+				if (oc.type != NULL && embed_distance_direct(oc, queries[q], dv, &d))
+					d = embed_metric_order_value(oc.metric, d);
+				else
+					d = DatumGetFloat8(FunctionCall2Coll(&dist, collation, queries[q], dv));
+				topk_add(&exact[q], k, d);
+			}
 			if (DatumGetPointer(dv) != DatumGetPointer(v))
 				pfree(DatumGetPointer(dv));
 		}
@@ -247,8 +264,18 @@ embed_index_recall(PG_FUNCTION_ARGS)
 			if (isnull)
 				continue;
 			got++;
-			if (DatumGetFloat8(FunctionCall2Coll(&dist, collation, queries[q], v)) <= kth)
-				hit++;
+			/* the same computation as the exact pass, so ties compare equal */
+			{
+				Datum		dv = PointerGetDatum(PG_DETOAST_DATUM(v));
+				double		d;
+
+				if (oc.type != NULL && embed_distance_direct(oc, queries[q], dv, &d))
+					d = embed_metric_order_value(oc.metric, d);
+				else
+					d = DatumGetFloat8(FunctionCall2Coll(&dist, collation, queries[q], dv));
+				if (d <= kth)
+					hit++;
+			}
 		}
 		index_endscan(iscan);
 		total += exact[q].n > 0 ? (double) Min(hit, exact[q].n) / exact[q].n : 1.0;
