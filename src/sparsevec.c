@@ -501,80 +501,104 @@ array_to_sparsevec(PG_FUNCTION_ARGS)
 
 /* ---------- the sparse kernel: merge walks over the non-zeros ---------- */
 
+/*
+ * The walks below are branch-free in their loop bodies: each step compares
+ * the two current indices and advances one or both lists by the outcome
+ * (as integers), and selects values by multiplying them by it (0 or 1:
+ * exact, values are finite).  Which list moves
+ * is data-dependent and unpredictable, so a branchy merge would mispredict
+ * on about every other step; the hnsw build runs millions of these.
+ */
+
 /* sum(a*b): the indices both hold */
 static double
 sparse_dot(const SparseVec *a, const SparseVec *b)
 {
+	const int32 *ia = a->indices,
+			   *ib = b->indices;
 	const float *x = SPARSEVEC_VALUES(a),
 			   *y = SPARSEVEC_VALUES(b);
-	int			i = 0,
+	int			na = a->nnz,
+				nb = b->nnz,
+				i = 0,
 				j = 0;
 	double		s = 0;
 
-	while (i < a->nnz && j < b->nnz)
+	while (i < na && j < nb)
 	{
-		int32		ia = a->indices[i],
-					ib = b->indices[j];
+		int32		p = ia[i],
+					q = ib[j];
+		int			adv_a = p <= q,
+					adv_b = q <= p;
 
-		if (ia == ib)
-			s += (double) x[i++] * (double) y[j++];
-		else if (ia < ib)
-			i++;
-		else
-			j++;
+		/* both move exactly when the indices match */
+		s += (double) x[i] * (double) y[j] * (double) (adv_a & adv_b);
+		i += adv_a;
+		j += adv_b;
 	}
+	return s;
+}
+
+/* sum(x^2) over values n.. of a list (the tail a merge walk leaves) */
+static inline double
+sumsq_from(const float *x, int from, int n, bool absolute)
+{
+	double		s = 0;
+
+	for (int i = from; i < n; i++)
+		s += absolute ? fabs((double) x[i]) : (double) x[i] * (double) x[i];
 	return s;
 }
 
 static double
 sparse_sumsq(const SparseVec *a)
 {
-	const float *x = SPARSEVEC_VALUES(a);
-	double		s = 0;
-
-	for (int i = 0; i < a->nnz; i++)
-		s += (double) x[i] * (double) x[i];
-	return s;
+	return sumsq_from(SPARSEVEC_VALUES(a), 0, a->nnz, false);
 }
 
-/* sum(f(a - b)) over the indices either holds (the others contribute 0) */
-#define SPARSE_UNION_SUM(a, b, F) \
-do { \
-	const float *x_ = SPARSEVEC_VALUES(a), \
-			   *y_ = SPARSEVEC_VALUES(b); \
-	int			i_ = 0, \
-				j_ = 0; \
-	while (i_ < (a)->nnz || j_ < (b)->nnz) \
-	{ \
-		double		d_; \
-		if (j_ == (b)->nnz || (i_ < (a)->nnz && (a)->indices[i_] < (b)->indices[j_])) \
-			d_ = x_[i_++]; \
-		else if (i_ == (a)->nnz || (b)->indices[j_] < (a)->indices[i_]) \
-			d_ = -(double) y_[j_++]; \
-		else \
-			d_ = (double) x_[i_++] - (double) y_[j_++]; \
-		s += F(d_); \
-	} \
-} while (0)
+/*
+ * sum((a-b)^2), or with `absolute` sum(|a-b|), over the indices either holds
+ * (the others contribute 0)
+ */
+static pg_attribute_always_inline double
+sparse_union_sum(const SparseVec *a, const SparseVec *b, bool absolute)
+{
+	const int32 *ia = a->indices,
+			   *ib = b->indices;
+	const float *x = SPARSEVEC_VALUES(a),
+			   *y = SPARSEVEC_VALUES(b);
+	int			na = a->nnz,
+				nb = b->nnz,
+				i = 0,
+				j = 0;
+	double		s = 0;
 
-#define SQUARE(d) ((d) * (d))
+	while (i < na && j < nb)
+	{
+		int32		p = ia[i],
+					q = ib[j];
+		int			adv_a = p <= q,
+					adv_b = q <= p;
+		/* the value of a list that does not hold this index is 0 */
+		double		d = (double) x[i] * (double) adv_a - (double) y[j] * (double) adv_b;
+
+		s += absolute ? fabs(d) : d * d;
+		i += adv_a;
+		j += adv_b;
+	}
+	return s + sumsq_from(x, i, na, absolute) + sumsq_from(y, j, nb, absolute);
+}
 
 static double
 sparse_l2sq(const SparseVec *a, const SparseVec *b)
 {
-	double		s = 0;
-
-	SPARSE_UNION_SUM(a, b, SQUARE);
-	return s;
+	return sparse_union_sum(a, b, false);
 }
 
 static double
 sparse_l1(const SparseVec *a, const SparseVec *b)
 {
-	double		s = 0;
-
-	SPARSE_UNION_SUM(a, b, fabs);
-	return s;
+	return sparse_union_sum(a, b, true);
 }
 
 /* 1 - cosine similarity, as the dense kernel: NaN for a zero vector, clamped to [0, 2] */
