@@ -25,6 +25,7 @@
 #include "libpq/pqformat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #include "dense.h"
 #include "embedtype.h"
@@ -169,6 +170,11 @@ sparsevec_in(PG_FUNCTION_ARGS)
 
 			if (n == cap)
 			{
+				/* zeros are stored too (to find repeated indices), so bound the count */
+				if ((Size) cap * 2 > MaxAllocSize / sizeof(SparsePair))
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("sparsevec input has too many elements")));
 				cap *= 2;
 				pairs = repalloc(pairs, sizeof(SparsePair) * cap);
 			}
@@ -539,9 +545,12 @@ sparse_dot(const SparseVec *a, const SparseVec *b)
 	return s;
 }
 
-/* sum(x^2) over values n.. of a list (the tail a merge walk leaves) */
+/*
+ * sum(x^2), or with `absolute` sum(|x|), over values from..n-1 of a list
+ * (the tail a merge walk leaves: the other list holds 0 there)
+ */
 static inline double
-sumsq_from(const float *x, int from, int n, bool absolute)
+tail_sum(const float *x, int from, int n, bool absolute)
 {
 	double		s = 0;
 
@@ -553,7 +562,7 @@ sumsq_from(const float *x, int from, int n, bool absolute)
 static double
 sparse_sumsq(const SparseVec *a)
 {
-	return sumsq_from(SPARSEVEC_VALUES(a), 0, a->nnz, false);
+	return tail_sum(SPARSEVEC_VALUES(a), 0, a->nnz, false);
 }
 
 /*
@@ -586,7 +595,7 @@ sparse_union_sum(const SparseVec *a, const SparseVec *b, bool absolute)
 		i += adv_a;
 		j += adv_b;
 	}
-	return s + sumsq_from(x, i, na, absolute) + sumsq_from(y, j, nb, absolute);
+	return s + tail_sum(x, i, na, absolute) + tail_sum(y, j, nb, absolute);
 }
 
 static double
