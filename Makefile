@@ -18,6 +18,7 @@ OBJS = \
 	src/embedtype.o \
 	src/vecparse.o \
 	src/vector.o \
+	src/sparsevec.o \
 	src/detoast.o \
 	src/aggregate.o \
 	src/recall.o \
@@ -54,6 +55,7 @@ SQL_PARTS = \
 	src/sql/hnsw.sql \
 	src/sql/ivf.sql \
 	src/sql/halfvec.sql \
+	src/sql/sparsevec.sql \
 	src/sql/bit.sql \
 	src/sql/check.sql \
 	src/sql/recall.sql
@@ -63,6 +65,7 @@ SQL_PARTS = \
 SQL_NEW_0_2_0 = \
 	src/sql/vector_preferred.sql \
 	src/sql/halfvec.sql \
+	src/sql/sparsevec.sql \
 	src/sql/bit.sql \
 	src/sql/check.sql
 
@@ -70,7 +73,7 @@ DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.1.0--0.2.0.sql
 DATA = src/sql/history/$(EXTENSION)--0.1.0.sql
 
 # pg_regress suites: sql/NAME.sql -> expected/NAME.out
-REGRESS = vector_io vector_cast vector_ops vector_func aggregate kernels errors hnsw ivf bit halfvec amvalidate
+REGRESS = vector_io vector_cast vector_ops vector_func aggregate kernels errors hnsw ivf bit halfvec sparsevec amvalidate
 
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)

@@ -16,6 +16,7 @@
 
 #include "embedtype.h"
 #include "kernels.h"
+#include "sparsevec.h"
 #include "vector.h"
 
 /* ---------- metrics over float32 ---------- */
@@ -187,6 +188,30 @@ const EmbedType embed_type_halfvec = {
 	.distance = halfvec_distance
 };
 
+/*
+ * ---------- sparsevec: float4 values at a few of up to 1e9 dimensions ----------
+ *
+ * Not dense: decoding to float32 would cost the dimensions, not the
+ * non-zeros, and may not fit in memory at a billion dimensions.  The index
+ * engines reach it through its own kernel (sparsevec.c: merge walks of the
+ * two sorted index lists) or, like hnsw today, through the opclass's
+ * support functions.  max_index_dim is its full range: hnsw stores values
+ * as they are (up to 16,000 non-zeros, 128 KB, on overflow pages), so the
+ * dimensions do not limit it.
+ */
+const EmbedType embed_type_sparsevec = {
+	.name = "sparsevec",
+	.max_dim = SPARSEVEC_MAX_DIM,
+	.max_index_dim = SPARSEVEC_MAX_DIM,
+	.metrics = EMBED_METRIC_BIT(EMBED_METRIC_L2SQ) | EMBED_METRIC_BIT(EMBED_METRIC_NEG_IP) |
+	EMBED_METRIC_BIT(EMBED_METRIC_COSINE) | EMBED_METRIC_BIT(EMBED_METRIC_L1),
+	.dense = false,
+	.dims = embed_sparse_dims,
+	.to_float = NULL,
+	.float_view = NULL,
+	.distance = embed_sparse_distance
+};
+
 /* ---------- bit: PostgreSQL's bit strings, one bit per dimension ---------- */
 
 /* the most bits embed indexes: 64,000 (8,000 bytes, one page's worth) */
@@ -282,6 +307,10 @@ static const Resolver resolvers[] = {
 	{halfvec_negative_inner_product, &embed_type_halfvec, EMBED_METRIC_NEG_IP},
 	{halfvec_cosine_distance, &embed_type_halfvec, EMBED_METRIC_COSINE},
 	{halfvec_l1_distance, &embed_type_halfvec, EMBED_METRIC_L1},
+	{sparsevec_l2_squared_distance, &embed_type_sparsevec, EMBED_METRIC_L2SQ},
+	{sparsevec_negative_inner_product, &embed_type_sparsevec, EMBED_METRIC_NEG_IP},
+	{sparsevec_cosine_distance, &embed_type_sparsevec, EMBED_METRIC_COSINE},
+	{sparsevec_l1_distance, &embed_type_sparsevec, EMBED_METRIC_L1},
 	{embed_hamming_distance, &embed_type_bit, EMBED_METRIC_HAMMING},
 	{embed_jaccard_distance, &embed_type_bit, EMBED_METRIC_JACCARD},
 };

@@ -58,6 +58,7 @@ typedef struct EmbedType
 
 extern const EmbedType embed_type_vector;
 extern const EmbedType embed_type_halfvec;
+extern const EmbedType embed_type_sparsevec;
 extern const EmbedType embed_type_bit;
 
 /* What an index's distance support function is: resolved once per index. */

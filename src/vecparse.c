@@ -1,5 +1,6 @@
 /*
- * vecparse.c — text input/output for the dense vector types.
+ * vecparse.c — text input/output for the vector types: the dense types' lists,
+ * and the number parsing sparsevec.c shares.
  */
 #include "postgres.h"
 
@@ -14,8 +15,8 @@ is_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-static void
-syntax_error(const char *str, const char *typname)
+void
+embed_syntax_error(const char *str, const char *typname)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
@@ -35,6 +36,25 @@ embed_check_element(float v, const char *typname)
 				 errmsg("infinite value not allowed in %s", typname)));
 }
 
+float
+embed_parse_float(const char *p, char **end, const char *str, const char *typname)
+{
+	float		v;
+
+	errno = 0;
+	v = strtof(p, end);
+	if (*end == p)
+		embed_syntax_error(str, typname);
+	/* ERANGE with a finite result is underflow: keep the rounded value */
+	if (errno == ERANGE && isinf(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("\"%.*s\" is out of range for type %s",
+						(int) (*end - p), p, typname)));
+	embed_check_element(v, typname);
+	return v;
+}
+
 float *
 embed_parse_float_list(const char *str, const char *typname, int maxdim, int *dim)
 {
@@ -47,7 +67,7 @@ embed_parse_float_list(const char *str, const char *typname, int maxdim, int *di
 	while (is_space(*p))
 		p++;
 	if (*p != '[')
-		syntax_error(str, typname);
+		embed_syntax_error(str, typname);
 	p++;
 	while (is_space(*p))
 		p++;
@@ -71,19 +91,9 @@ embed_parse_float_list(const char *str, const char *typname, int maxdim, int *di
 			p++;
 		/* strtof would skip whitespace and accept an empty token otherwise */
 		if (*p == '\0' || *p == ',' || *p == ']')
-			syntax_error(str, typname);
+			embed_syntax_error(str, typname);
 
-		errno = 0;
-		v = strtof(p, &end);
-		if (end == p)
-			syntax_error(str, typname);
-		/* ERANGE with a finite result is underflow: keep the rounded value */
-		if (errno == ERANGE && isinf(v))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("\"%.*s\" is out of range for type %s",
-							(int) (end - p), p, typname)));
-		embed_check_element(v, typname);
+		v = embed_parse_float(p, &end, str, typname);
 		out[n++] = v;
 
 		p = end;
@@ -99,13 +109,13 @@ embed_parse_float_list(const char *str, const char *typname, int maxdim, int *di
 			p++;
 			break;
 		}
-		syntax_error(str, typname);
+		embed_syntax_error(str, typname);
 	}
 
 	while (is_space(*p))
 		p++;
 	if (*p != '\0')
-		syntax_error(str, typname);
+		embed_syntax_error(str, typname);
 
 	*dim = n;
 	return out;

@@ -30,16 +30,22 @@
 /* ---------- shared checks ---------- */
 
 void
-embed_check_dims(int dim, const char *typname)
+embed_check_dims_max(int64 dim, int maxdim, const char *typname)
 {
 	if (dim < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("%s must have at least 1 dimension", typname)));
-	if (dim > VECTOR_MAX_DIM)
+	if (dim > maxdim)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%s cannot have more than %d dimensions", typname, VECTOR_MAX_DIM)));
+				 errmsg("%s cannot have more than %d dimensions", typname, maxdim)));
+}
+
+void
+embed_check_dims(int dim, const char *typname)
+{
+	embed_check_dims_max(dim, VECTOR_MAX_DIM, typname);
 }
 
 void
@@ -403,13 +409,14 @@ dense_coerce(FunctionCallInfo fcinfo, const DenseCodec *c)
 
 DENSE_BOTH(coerce, dense_coerce)
 
-/* integer[], real[], double precision[], numeric[] -> the type */
-DENSE_INLINE
-dense_from_array(FunctionCallInfo fcinfo, const DenseCodec *c)
+/*
+ * integer[], real[], double precision[], numeric[] -> float4 values, for the
+ * array casts of every type: one-dimensional, 1..maxdim elements, typmod
+ * (-1: none) equal to the count, no NULLs, finite float4 values.
+ */
+float *
+embed_array_to_floats(ArrayType *a, int32 typmod, int maxdim, const char *typname, int *count)
 {
-	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(0);
-	int32		typmod = PG_GETARG_INT32(1);
-	const char *name = c->type->name;
 	Oid			elemtype = ARR_ELEMTYPE(a);
 	int16		typlen;
 	bool		typbyval;
@@ -417,25 +424,23 @@ dense_from_array(FunctionCallInfo fcinfo, const DenseCodec *c)
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
-	DenseValue *r;
 	float	   *x;
 
 	if (ARR_NDIM(a) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("array must be 1-D")));
-	if (ARR_NDIM(a) == 1 && ArrayGetNItems(1, ARR_DIMS(a)) > c->type->max_dim)
+	if (ARR_NDIM(a) == 1 && ArrayGetNItems(1, ARR_DIMS(a)) > maxdim)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%s cannot have more than %d dimensions", name, c->type->max_dim)));
+				 errmsg("%s cannot have more than %d dimensions", typname, maxdim)));
 
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	deconstruct_array(a, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
-	embed_check_dims(n, name);
+	embed_check_dims_max(n, maxdim, typname);
 	embed_check_typmod_dims(n, typmod);
 
-	r = dense_new(c, n);
-	x = dense_write(c, r);
+	x = palloc(sizeof(float) * n);
 	for (int i = 0; i < n; i++)
 	{
 		float		f;
@@ -451,15 +456,15 @@ dense_from_array(FunctionCallInfo fcinfo, const DenseCodec *c)
 				break;
 			case FLOAT4OID:
 				f = DatumGetFloat4(elems[i]);
-				embed_check_element(f, name);
+				embed_check_element(f, typname);
 				break;
 			case FLOAT8OID:
-				f = embed_float8_to_float4(DatumGetFloat8(elems[i]), name);
+				f = embed_float8_to_float4(DatumGetFloat8(elems[i]), typname);
 				break;
 			case NUMERICOID:
 				/* numeric_float4 raises 22003 itself when out of float4 range */
 				f = DatumGetFloat4(DirectFunctionCall1(numeric_float4, elems[i]));
-				embed_check_element(f, name);
+				embed_check_element(f, typname);
 				break;
 			default:
 				ereport(ERROR,
@@ -469,7 +474,25 @@ dense_from_array(FunctionCallInfo fcinfo, const DenseCodec *c)
 		}
 		x[i] = f;
 	}
-	dense_write_done(c, r, x, DENSE_RANGE_INPUT, false);
+	pfree(elems);
+	pfree(nulls);
+	*count = n;
+	return x;
+}
+
+/* integer[], real[], double precision[], numeric[] -> the type */
+DENSE_INLINE
+dense_from_array(FunctionCallInfo fcinfo, const DenseCodec *c)
+{
+	int			n;
+	float	   *x = embed_array_to_floats(PG_GETARG_ARRAYTYPE_P(0), PG_GETARG_INT32(1),
+										  c->type->max_dim, c->type->name, &n);
+	DenseValue *r = dense_new(c, n);
+	float	   *out = dense_write(c, r);
+
+	memcpy(out, x, sizeof(float) * n);
+	pfree(x);
+	dense_write_done(c, r, out, DENSE_RANGE_INPUT, false);
 	PG_RETURN_POINTER(r);
 }
 

@@ -49,9 +49,15 @@ extern Vector *embed_detoast_vector(Datum d);
 
 /* shared checks, also used by other element types and the aggregates */
 extern void embed_check_dims(int dim, const char *typname);
+/* 1..maxdim dimensions: 22000 below, 54000 above */
+extern void embed_check_dims_max(int64 dim, int maxdim, const char *typname);
 extern void embed_check_same_dims(int a, int b);
 extern void embed_check_typmod_dims(int dim, int32 typmod);
 extern float embed_float8_to_float4(double v, const char *typname);
+/* the array casts' input: see vector.c */
+struct ArrayType;
+extern float *embed_array_to_floats(struct ArrayType *a, int32 typmod, int maxdim,
+									const char *typname, int *count);
 
 /* the distance functions, as opclass support functions of the index AMs */
 extern Datum vector_l2_squared_distance(PG_FUNCTION_ARGS);
