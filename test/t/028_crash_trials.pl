@@ -1,10 +1,11 @@
 # Random crash trials: writers commit single rows into tables indexed by
 # hnsw, ivfflat and ivfrabitq while other clients churn and VACUUM them; at
 # a random moment a backend or the postmaster dies by SIGKILL (or the server
-# stops in immediate mode), sometimes in the middle of a CREATE INDEX or a
-# VACUUM.  After recovery every commit a client saw acknowledged must be
-# there, nothing else may be, and every index must be whole: exactly the
-# live rows (embed_index_check, heapallindexed), found by index scans.
+# stops in immediate mode), sometimes in the middle of a CREATE INDEX, a
+# REINDEX or a VACUUM.  After recovery every commit a client saw
+# acknowledged must be there, nothing else may be, and every index must be
+# whole: exactly the live rows (embed_index_check, heapallindexed), found by
+# index scans.
 #
 # How commits are known across the crash.  Each writer is a psql running a
 # script of single-statement transactions (autocommit), every statement
@@ -267,10 +268,20 @@ for my $n (1 .. $trials)
 
 	if ($target eq 'backend')
 	{
-		my $pid = $event_pid || pick(split /\n/, $node->safe_psql($db,
-			"SELECT pid FROM pg_stat_activity WHERE application_name IN ('writer', 'churn', 'vacloop') ORDER BY pid"));
+		# the event's backend, else (or if it has just exited) a writer's,
+		# the churn's or the VACUUM loop's: those stay connected
+		my $pid = $event_pid;
+		my $killed = $pid && kill('KILL', $pid);
+		for (1 .. 10)
+		{
+			last if $killed;
+			$pid = pick(split /\n/, $node->safe_psql($db,
+				"SELECT pid FROM pg_stat_activity WHERE application_name IN ('writer', 'churn', 'vacloop') ORDER BY pid"));
+			$killed = $pid && kill('KILL', $pid);
+		}
+		$fig{ $event eq 'index' ? 'during_index' : 'during_vacuum' }-- if $event_pid && $pid != $event_pid;
 		note "kill -9 backend $pid";
-		ok(kill('KILL', $pid), "trial $n: killed backend $pid");
+		ok($killed, "trial $n: killed backend $pid");
 		# the postmaster notices, stops every process and runs recovery
 		$node->wait_for_log(qr/all server processes terminated; reinitializing/, $offset);
 		$node->poll_query_until($db, 'SELECT NOT pg_is_in_recovery()') or die 'no recovery after the backend crash';
