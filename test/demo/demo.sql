@@ -287,4 +287,4 @@ SELECT round(embed_index_recall('words_rabitq_idx', 200, 10)::numeric, 3) AS rec
 
 \set ECHO none
 \echo
-\echo '=== Done.  Tables words, doc_chunks and doc_queries are left in place to explore.'
+\echo '=== Done.'

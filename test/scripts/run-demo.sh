@@ -16,7 +16,15 @@ demo=$EMBED_REPO/test/demo/demo.sql
 [ -f "$demo" ] || die "missing $demo"
 
 ensure_deps demo
-build_install
+# The build and install are quiet: their output is shown only if they fail.
+build_log=$(mktemp)
+if ! (build_install) >"$build_log" 2>&1; then
+	cat "$build_log"
+	rm -f "$build_log"
+	die "building or installing embed failed (output above)"
+fi
+rm -f "$build_log"
+log "embed built and installed"
 setup_work
 start_cluster
 
@@ -32,4 +40,14 @@ log "running test/demo/demo.sql"
 (cd "$EMBED_REPO" && psql_demo -e -v datadir="$EMBED_REPO/test/data" -f "$demo")
 
 teardown
-log "demo finished; the throwaway cluster is gone"
+log "demo finished; its throwaway cluster and tables are gone"
+cat <<'EOF'
+
+What you just saw, and where to read more in README.md:
+  - the vector type, its operators and avg()        "The `vector` type", "Operators", "Functions"
+  - an hnsw index and its measured recall           "Indexes: `hnsw`", "Performance"
+  - an ivfrabitq index, its size and recall         "Indexes: `ivfflat` and `ivfrabitq`"
+  - halfvec, sparsevec and bit codes                "The `halfvec` type", "The `sparsevec` type", "Bit strings"
+To keep a cluster and explore, install with `make && sudo make install` and
+CREATE EXTENSION embed in a database of your own.
+EOF
