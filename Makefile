@@ -4,6 +4,9 @@
 #   make test    build, install and run every test (pg_regress + TAP + clients)
 #   make bench   benchmarks (see bench/README.md)
 #   make stress  race-hunting runs on a build that widens race windows
+#   make install-as-vector    make install, plus the same extension under
+#                             pgvector's name (CREATE EXTENSION vector); see below
+#   make uninstall-as-vector  remove that alias again (embed stays installed)
 #
 # Both demo and test install missing Debian packages first, so they work on a
 # fresh machine; plain `make` / `make install` need postgresql-server-dev-NN.
@@ -72,6 +75,21 @@ SQL_NEW_0_2_0 = \
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.1.0--0.2.0.sql
 DATA = src/sql/history/$(EXTENSION)--0.1.0.sql
 
+# embed under pgvector's name, for dumps and ORMs that say CREATE EXTENSION
+# vector (make install-as-vector): a second control file for the same library
+# whose install script is embed's own, built from the same fragments.  Its
+# version is the pgvector release whose SQL surface embed provides (0.8.0;
+# pgvector 0.8.1 to 0.8.6 added no SQL objects), so that tools gating
+# features on pg_extension.extversion (halfvec >= 0.7, iterative scans >= 0.8)
+# see the right level.  It is tied to EXTVERSION: when embed's install script
+# changes, give the alias a new version and an upgrade script built from
+# embed's upgrade fragments, as for embed itself.
+VECTOR_EXTVERSION = 0.8.0
+VECTOR_DATA = vector.control vector--$(VECTOR_EXTVERSION).sql
+# First line of both files: how install-as-vector tells our files from pgvector's.
+VECTOR_MARK = embed-as-vector:
+EXTRA_CLEAN = $(VECTOR_DATA)
+
 # pg_regress suites: sql/NAME.sql -> expected/NAME.out
 REGRESS = vector_io vector_cast vector_ops vector_func aggregate kernels errors hnsw ivf bit halfvec sparsevec amvalidate
 
@@ -102,6 +120,65 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 
 $(EXTENSION)--0.1.0--0.2.0.sql: $(SQL_NEW_0_2_0)
 	cat $^ > $@
+
+# The alias files are built with everything else (so that a later
+# `sudo make install-as-vector` builds nothing as root), never installed by
+# plain `make install`.
+all: $(VECTOR_DATA)
+
+vector--$(VECTOR_EXTVERSION).sql: $(EXTENSION)--$(EXTVERSION).sql
+	{ echo '-- $(VECTOR_MARK) the install script of embed $(EXTVERSION), as extension vector'; \
+	  sed '/^\\echo /s/CREATE EXTENSION $(EXTENSION)/CREATE EXTENSION vector/' $<; } > $@
+
+vector.control: $(EXTENSION).control Makefile
+	{ echo '# $(VECTOR_MARK) embed $(EXTVERSION) under the name vector (make install-as-vector)'; \
+	  grep -v '^#' $< | sed -e "s/^default_version = .*/default_version = '$(VECTOR_EXTVERSION)'/" \
+	    -e "s/^comment = '/comment = 'embed $(EXTVERSION) as vector: /"; } > $@
+	grep -qx "module_pathname = '\$$libdir/$(MODULE_big)'" $@
+
+# Refuses to touch a vector.control or vector--*.sql that is not ours (real
+# pgvector installed): uninstall pgvector first.  Ours are replaced.
+# `make -s vector-foreign-files` lists those files (test/scripts/lib.sh).
+VECTOR_EXTDIR = $(DESTDIR)$(datadir)/$(datamoduledir)
+define vector_foreign_files
+for f in '$(VECTOR_EXTDIR)'/vector.control '$(VECTOR_EXTDIR)'/vector--*.sql; do \
+	[ -f "$$f" ] || continue; \
+	head -n 1 "$$f" | grep -q '$(VECTOR_MARK)' || echo "$$f"; \
+done
+endef
+
+.PHONY: install-as-vector uninstall-as-vector vector-foreign-files
+
+vector-foreign-files:
+	@$(vector_foreign_files)
+
+install-as-vector: all
+	@foreign=$$($(vector_foreign_files)); \
+	if [ -n "$$foreign" ]; then \
+		echo "error: another extension named vector (pgvector?) is installed; not overwriting:" >&2; \
+		echo "$$foreign" | sed 's/^/  /' >&2; \
+		echo "uninstall it first (embed and pgvector cannot both be extension vector)" >&2; \
+		exit 1; \
+	fi
+	$(MAKE) --no-print-directory install
+	$(INSTALL_DATA) $(VECTOR_DATA) '$(VECTOR_EXTDIR)/'
+	@echo "embed $(EXTVERSION) installed; also as extension vector $(VECTOR_EXTVERSION) (CREATE EXTENSION vector)"
+
+uninstall-as-vector: uninstall-vector-alias-if-ours
+	@foreign=$$($(vector_foreign_files)); \
+	if [ -n "$$foreign" ]; then \
+		echo "note: left alone, not embed's (pgvector?):" >&2; \
+		echo "$$foreign" | sed 's/^/  /' >&2; \
+	fi
+
+# Removes only our alias files; plain `make uninstall` takes them along too
+# (they would name a library that is gone).  pgvector's files stay.
+uninstall: uninstall-vector-alias-if-ours
+.PHONY: uninstall-vector-alias-if-ours
+uninstall-vector-alias-if-ours:
+	@for f in '$(VECTOR_EXTDIR)'/vector.control '$(VECTOR_EXTDIR)'/vector--*.sql; do \
+		[ -f "$$f" ] && head -n 1 "$$f" | grep -q '$(VECTOR_MARK)' && rm -f "$$f"; \
+	done; true
 
 .PHONY: test demo bench stress fuzz-pglz
 

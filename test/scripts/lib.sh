@@ -11,6 +11,12 @@
 #   EMBED_TEST_USER    OS user that runs the servers when we are root (default postgres)
 #   KEEP_TMP=1         keep the temp dir (logs, data dirs) for debugging
 #   EMBED_CFLAGS       extra compile flags (make stress: -DEMBED_STRESS_RACES)
+#   EMBED_AS_VECTOR    also install embed under pgvector's name (make
+#                      install-as-vector): auto (run-tests.sh's default) does
+#                      unless another extension named vector (pgvector) is
+#                      installed, then warns and skips; 1 insists; 0 (the
+#                      default elsewhere) does not.  build_install sets
+#                      EMBED_AS_VECTOR_STATE: installed, foreign or off.
 
 set -euo pipefail
 
@@ -123,6 +129,26 @@ build_install() {
 	make --no-print-directory -C "$EMBED_REPO" -j2 PG_CONFIG="$PG_CONFIG" EMBED_CFLAGS="${EMBED_CFLAGS:-}" || die "build failed"
 	log "installing embed"
 	as_root make --no-print-directory -C "$EMBED_REPO" install PG_CONFIG="$PG_CONFIG" EMBED_CFLAGS="${EMBED_CFLAGS:-}" || die "make install failed"
+
+	EMBED_AS_VECTOR_STATE=off
+	case ${EMBED_AS_VECTOR:-0} in
+	0 | no | off) ;;
+	1 | yes | on | auto)
+		local foreign
+		foreign=$(make -s --no-print-directory -C "$EMBED_REPO" vector-foreign-files PG_CONFIG="$PG_CONFIG")
+		if [ -n "$foreign" ] && [ "$EMBED_AS_VECTOR" = auto ]; then
+			warn "another extension named vector is installed (pgvector?), so embed is not installed as vector and its test skips:"
+			printf '  %s\n' $foreign >&2
+			EMBED_AS_VECTOR_STATE=foreign
+		else
+			log "installing embed as extension vector"
+			as_root make --no-print-directory -C "$EMBED_REPO" install-as-vector PG_CONFIG="$PG_CONFIG" \
+				EMBED_CFLAGS="${EMBED_CFLAGS:-}" || die "make install-as-vector failed"
+			EMBED_AS_VECTOR_STATE=installed
+		fi ;;
+	*) die "EMBED_AS_VECTOR=$EMBED_AS_VECTOR: use auto, 1 or 0" ;;
+	esac
+	export EMBED_AS_VECTOR_STATE
 }
 
 # ---------------------------------------------------------------------------

@@ -9,7 +9,8 @@
 #
 # Knobs: PROVE_FLAGS (e.g. -v), TAP_TESTS (e.g. "test/t/010_foo.pl"),
 #        LOG_TAIL (lines of a failed TAP test's log to show, default 150),
-#        plus those in lib.sh (PG_CONFIG, KEEP_TMP, EMBED_TEST_USER).
+#        plus those in lib.sh (PG_CONFIG, KEEP_TMP, EMBED_TEST_USER,
+#        EMBED_AS_VECTOR: auto here, so test/t/015_as_vector.pl has the alias).
 set -euo pipefail
 # shellcheck source=test/scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -152,6 +153,7 @@ run_tap() {
 			TESTDIR="$tapdir" \
 			PG_REGRESS="$PG_PKGLIBDIR/pgxs/src/test/regress/pg_regress" \
 			EMBED_ROOT="$EMBED_ROOT" \
+			EMBED_AS_VECTOR_STATE="${EMBED_AS_VECTOR_STATE:-off}" \
 			prove -I "$perl_lib" -I "$EMBED_ROOT/test/t" ${PROVE_FLAGS:-} "$f") || rc=$?
 		if [ "$rc" -eq 0 ]; then
 			pass
@@ -168,6 +170,7 @@ run_tap() {
 }
 
 ensure_deps test
+EMBED_AS_VECTOR=${EMBED_AS_VECTOR:-auto}
 build_install
 setup_work
 
