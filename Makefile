@@ -103,7 +103,7 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 $(EXTENSION)--0.1.0--0.2.0.sql: $(SQL_NEW_0_2_0)
 	cat $^ > $@
 
-.PHONY: test demo bench stress fuzz-pglz
+.PHONY: test demo bench stress fuzz-pglz fuzz
 
 # The two user-facing commands: each bootstraps its own dependencies.
 test:
@@ -127,3 +127,9 @@ fuzz-pglz:
 		test/fuzz/pglz.c $(shell $(PG_CONFIG) --pkglibdir)/libpgcommon.a \
 		$(shell $(PG_CONFIG) --pkglibdir)/libpgport.a -o test/fuzz/pglz
 	test/fuzz/pglz
+
+# libFuzzer (ASan, UBSan) over embed's text and binary input functions
+# (test/fuzz/inputs.c), FUZZ_RUNS inputs per target; needs clang.  The
+# in-server fuzz test, test/t/016_fuzz_inputs.pl, is part of `make test`.
+fuzz:
+	@PG_CONFIG=$(PG_CONFIG) bash test/fuzz/run-inputs.sh
