@@ -446,13 +446,13 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *name = getenv("EMBED_FUZZ_TARGET");
 
-	for (int i = 0; name && i < lengthof(targets); i++)
+	for (int i = 0; name && i < (int) lengthof(targets); i++)
 		if (strcmp(targets[i].name, name) == 0)
 			target = &targets[i];
 	if (target == NULL)
 	{
 		fprintf(stderr, "set EMBED_FUZZ_TARGET to one of:");
-		for (int i = 0; i < lengthof(targets); i++)
+		for (int i = 0; i < (int) lengthof(targets); i++)
 			fprintf(stderr, " %s", targets[i].name);
 		fprintf(stderr, "\n");
 		exit(2);

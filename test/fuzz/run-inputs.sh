@@ -5,7 +5,8 @@
 #
 # Knobs: PG_CONFIG, FUZZ_CC (default clang-14, else clang), FUZZ_RUNS,
 #        FUZZ_TARGETS (default: all six), FUZZ_JOBS (libFuzzer -jobs, default 1).
-# Work files (the growing corpus, crash inputs) go to test/fuzz/build/.
+# Work files (the growing corpus, crash inputs) go to $FUZZ_BUILD (default
+# build/fuzz/, outside test/, which make test copies).
 # The exit status is non-zero on any finding; the last line counts inputs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,7 +15,7 @@ CC=${FUZZ_CC:-$(command -v clang-14 || command -v clang || true)}
 [ -n "$CC" ] || { echo "make fuzz needs clang with libFuzzer (apt-get install clang-14)" >&2; exit 2; }
 RUNS=${FUZZ_RUNS:-100000}
 TARGETS=${FUZZ_TARGETS:-vector halfvec sparsevec vector-bin halfvec-bin sparsevec-bin}
-B=test/fuzz/build
+B=${FUZZ_BUILD:-build/fuzz}
 mkdir -p "$B/obj" "$B/artifacts"
 
 CFLAGS=(-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
