@@ -180,7 +180,7 @@ uninstall-vector-alias-if-ours:
 		[ -f "$$f" ] && head -n 1 "$$f" | grep -q '$(VECTOR_MARK)' && rm -f "$$f"; \
 	done; true
 
-.PHONY: test demo bench stress fuzz-pglz
+.PHONY: test demo bench stress fuzz-pglz fuzz
 
 # The two user-facing commands: each bootstraps its own dependencies.
 test:
@@ -204,3 +204,9 @@ fuzz-pglz:
 		test/fuzz/pglz.c $(shell $(PG_CONFIG) --pkglibdir)/libpgcommon.a \
 		$(shell $(PG_CONFIG) --pkglibdir)/libpgport.a -o test/fuzz/pglz
 	test/fuzz/pglz
+
+# libFuzzer (ASan, UBSan) over embed's text and binary input functions
+# (test/fuzz/inputs.c), FUZZ_RUNS inputs per target; needs clang.  The
+# in-server fuzz test, test/t/016_fuzz_inputs.pl, is part of `make test`.
+fuzz:
+	@PG_CONFIG=$(PG_CONFIG) bash test/fuzz/run-inputs.sh
