@@ -47,7 +47,7 @@ What you just saw, and where to read more in README.md:
   - the vector type, its operators and avg()        "The `vector` type", "Operators", "Functions"
   - an hnsw index and its measured recall           "Indexes: `hnsw`", "Performance"
   - an ivfrabitq index, its size and recall         "Indexes: `ivfflat` and `ivfrabitq`"
-  - halfvec, sparsevec and bit codes                "The `halfvec` type", "The `sparsevec` type", "Bit strings"
+Not in the demo, also in this release: "The `halfvec` type", "The `sparsevec` type", "Bit strings".
 To keep a cluster and explore, install with `make && sudo make install` and
 CREATE EXTENSION embed in a database of your own.
 EOF
