@@ -733,8 +733,17 @@ def libpq_client(args):
         lib = subprocess.run([pg_config, "--libdir"], capture_output=True, text=True, check=True).stdout.strip()
         os.makedirs(args.cache, exist_ok=True)
         path = os.path.join(args.cache, f"client-{file_sha1(src)[:12]}")
+        flags = ["-I" + inc, "-L" + lib, "-lpq"]
+        if not os.path.exists(os.path.join(inc, "libpq-fe.h")):
+            # a PostgreSQL without its libpq headers (a relocated server-only
+            # copy): the system's libpq, which speaks the same protocol
+            try:
+                flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libpq"], capture_output=True,
+                                       text=True, check=True).stdout.split()
+            except (OSError, subprocess.CalledProcessError):
+                pass
         if not os.path.exists(path):
-            subprocess.run(["cc", "-O2", "-I" + inc, src, "-L" + lib, "-lpq", "-o", path + ".tmp"],
+            subprocess.run(["cc", "-O2", src, *flags, "-o", path + ".tmp"],
                            capture_output=True, text=True, check=True)
             os.replace(path + ".tmp", path)
     except (OSError, subprocess.CalledProcessError) as e:
