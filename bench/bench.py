@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Benchmark embed against exact ground truth and FAISS on the same vectors.
+"""Benchmark embed against exact ground truth, FAISS and (when installed)
+pgvector on the same vectors.
 
 Normally started by bench/run.sh (`make bench`), which provides a throwaway
 cluster through the PG* environment variables. See bench/README.md.
@@ -22,7 +23,9 @@ import time
 
 import numpy as np
 import psycopg
+import psycopg.sql
 from psycopg.adapt import Dumper
+from psycopg.conninfo import make_conninfo
 from psycopg.pq import Format
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -55,6 +58,10 @@ KNOWN_AMS = {
                   "guc": "ivfrabitq.probes", "sweep": [2, 4, 8, 16, 32, 64]},
 }
 IVF_AMS = ("ivfflat", "ivfrabitq")
+ENGINES = ("embed", "pgvector", "faiss")
+# First line of embed's own vector.control (make install-as-vector; the
+# Makefile's VECTOR_MARK): such a file is embed under pgvector's name.
+VECTOR_MARK = "embed-as-vector:"
 
 
 def log(msg):
@@ -331,18 +338,108 @@ def recall_at_k(results, gt_ids, gt_dist, k):
 # PostgreSQL side
 
 class VecBin(bytes):
-    """A vector already in its binary wire format."""
+    """A vector (or halfvec) already in its binary wire format."""
 
 
-def vec_binary(v):
-    v = np.asarray(v, dtype=">f4")
+# Element type of the wire format and of COPY, per column type (--type):
+# both are uint16 dim, uint16 0, then dim big-endian floats.
+ELEM = {"vector": ">f4", "halfvec": ">f2"}
+
+
+def vec_binary(v, typ="vector"):
+    v = np.asarray(v, dtype=ELEM[typ])
     return VecBin(struct.pack(">HH", v.shape[0], 0) + v.tobytes())
 
 
-def connect(vec_oid=None):
-    conn = psycopg.connect("", autocommit=True)
+class Engine:
+    """A PostgreSQL engine under test: embed, or pgvector in a database of its
+    own (both define type vector, so they cannot share one).  `db` None is
+    the connection's default database (PGDATABASE)."""
+
+    def __init__(self, name, db, ext):
+        self.name, self.db, self.ext = name, db, ext
+        self.param_oid = None  # OID of the column type in this database
+        self.ams = []
+
+    def conninfo(self):
+        return make_conninfo("", dbname=self.db) if self.db else ""
+
+    def env(self):
+        """Environment for bench/client.c (it connects from PG*)."""
+        e = dict(os.environ)
+        if self.db:
+            e["PGDATABASE"] = self.db
+        return e
+
+
+def server_sharedir():
+    """The server's SHAREDIR (its extension/ folder holds the control files)."""
+    try:
+        with psycopg.connect("", autocommit=True) as c:
+            return c.execute("SELECT setting FROM pg_config WHERE name = 'SHAREDIR'").fetchone()[0]
+    except psycopg.Error:
+        pg_config = os.environ.get("PG_CONFIG", "pg_config")
+        return subprocess.run([pg_config, "--sharedir"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+
+def pgvector_control():
+    """(path of pgvector's vector.control, None) or (None, why not).  embed's
+    own alias (make install-as-vector) is also a vector.control: its first
+    line carries VECTOR_MARK, and it is not pgvector."""
+    path = os.path.join(server_sharedir(), "extension", "vector.control")
+    if not os.path.exists(path):
+        return None, (f"pgvector is not installed ({path} missing; "
+                      "BENCH_PGVECTOR=1 bash bench/run.sh builds and installs it)")
+    with open(path, errors="replace") as f:
+        if VECTOR_MARK in f.readline():
+            return None, f"{path} is embed's own alias (make install-as-vector), not pgvector"
+    return path, None
+
+
+def choose_engines(args):
+    """The engines to measure (--engines, default every available one), and
+    why pgvector is left out when it is."""
+    explicit = bool(args.engines)
+    want = [e.strip() for e in args.engines.split(",") if e.strip()] if explicit else list(ENGINES)
+    bad = [e for e in want if e not in ENGINES]
+    if bad:
+        raise SystemExit(f"--engines: unknown {', '.join(bad)} (known: {', '.join(ENGINES)})")
+    if args.no_faiss and "faiss" in want:
+        want.remove("faiss")
+    note = None
+    if "pgvector" in want:
+        _, note = pgvector_control()
+        if note:
+            if explicit:
+                raise SystemExit(f"--engines pgvector: {note}")
+            log(f"pgvector not measured: {note}")
+            want.remove("pgvector")
+    return want, note
+
+
+def setup_pgvector(args):
+    """A fresh database with pgvector's extension, for the same table."""
+    db = args.pgvector_db
+    with psycopg.connect("", autocommit=True) as c:
+        c.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {}").format(psycopg.sql.Identifier(db)))
+        c.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(db)))
+    eng = Engine("pgvector", db, "vector")
+    with psycopg.connect(eng.conninfo(), autocommit=True) as c:
+        c.execute("CREATE EXTENSION vector")
+        eng.version = c.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()[0]
+        eng.library = c.execute("SELECT probin FROM pg_proc WHERE oid = to_regproc('vector_in')").fetchone()[0]
+    if "embed" in (eng.library or ""):  # the control file check should have caught it
+        raise SystemExit(f"extension vector in {db} is embed's ({eng.library}), not pgvector")
+    log(f"pgvector {eng.version} ({eng.library}) in database {db}")
+    return eng
+
+
+def connect(eng=None, typ="vector"):
+    conn = psycopg.connect(eng.conninfo() if eng else "", autocommit=True)
+    vec_oid = eng.param_oid if eng else None
     if vec_oid is None:
-        vec_oid = conn.execute("SELECT 'vector'::regtype::oid").fetchone()[0]
+        vec_oid = conn.execute("SELECT %s::regtype::oid", (typ,)).fetchone()[0]
 
     class VecDumper(Dumper):
         format = Format.BINARY
@@ -367,12 +464,13 @@ def write_flushed(conn, cp, data, piece=1 << 20):
             select.select([], [pg.socket], [])
 
 
-def copy_rows(conn, table, ds, chunk):
+def copy_rows(conn, table, ds, chunk, typ="vector"):
     """Binary COPY in blocks: the row layout is a packed numpy record, so a
     block of rows is one tobytes() away from the wire format."""
     d = ds.dim
+    esize = np.dtype(ELEM[typ]).itemsize
     rec = np.dtype([("nf", ">i2"), ("l1", ">i4"), ("id", ">i4"), ("l2", ">i4"),
-                    ("dim", ">u2"), ("unused", ">u2"), ("v", ">f4", (d,))])
+                    ("dim", ">u2"), ("unused", ">u2"), ("v", ELEM[typ], (d,))])
     header = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
     rows = 0
     with conn.cursor() as cur:
@@ -386,7 +484,7 @@ def copy_rows(conn, table, ds, chunk):
                 buf["nf"] = 2
                 buf["l1"] = 4
                 buf["id"] = np.arange(first, first + m)
-                buf["l2"] = 4 + 4 * d
+                buf["l2"] = 4 + esize * d
                 buf["dim"] = d
                 buf["unused"] = 0
                 buf["v"] = x
@@ -396,20 +494,20 @@ def copy_rows(conn, table, ds, chunk):
     return rows
 
 
-def load_table(args, ds):
-    conn = connect()
+def load_table(args, ds, eng):
+    conn = connect(eng)
     t = args.table
     conn.execute(f"DROP TABLE IF EXISTS {t}")
     t0 = time.perf_counter()
     with conn.transaction():
-        conn.execute(f"CREATE TABLE {t} (id int4 NOT NULL, embedding vector({ds.dim}) NOT NULL)")
+        conn.execute(f"CREATE TABLE {t} (id int4 NOT NULL, embedding {args.type}({ds.dim}) NOT NULL)")
         if args.storage != "default":
             conn.execute(f"ALTER TABLE {t} ALTER COLUMN embedding SET STORAGE {args.storage}")
         if args.compression:
             conn.execute(f"ALTER TABLE {t} ALTER COLUMN embedding SET COMPRESSION {args.compression}")
         if args.toast_tuple_target:
             conn.execute(f"ALTER TABLE {t} SET (toast_tuple_target = {int(args.toast_tuple_target)})")
-        rows = copy_rows(conn, t, ds, args.chunk)
+        rows = copy_rows(conn, t, ds, args.chunk, args.type)
     t_copy = time.perf_counter() - t0
     t1 = time.perf_counter()
     conn.execute(f"VACUUM (ANALYZE) {t}")
@@ -428,31 +526,31 @@ def load_table(args, ds):
         f"FROM (SELECT embedding FROM {t} LIMIT 10000) s").fetchone()
     conn.close()
     return {"rows": rows, "copy_s": t_copy, "rows_per_s": rows / t_copy,
-            "mb_per_s": rows * (ds.dim * 4 + 8) / t_copy / 1e6, "vacuum_analyze_s": t_vac,
+            "mb_per_s": rows * (ds.dim * np.dtype(ELEM[args.type]).itemsize + 8) / t_copy / 1e6, "vacuum_analyze_s": t_vac,
             "heap_bytes": heap, "toast_bytes": toast, "total_bytes": total,
             "attstorage": {"p": "plain", "e": "external", "m": "main", "x": "extended"}.get(storage, storage),
             "attcompression": {"p": "pglz", "l": "lz4"}.get(compression, "default"),
             "compressed_fraction": compressed / sampled if sampled else 0.0}
 
 
-def extension_ams(conn):
-    """Index access methods that belong to the embed extension."""
+def extension_ams(conn, extname="embed"):
+    """Index access methods that belong to an extension (embed, or pgvector's vector)."""
     return [r[0] for r in conn.execute(
         "SELECT a.amname FROM pg_am a "
         "JOIN pg_depend d ON d.classid = 'pg_am'::regclass AND d.objid = a.oid AND d.deptype = 'e' "
         "JOIN pg_extension e ON e.oid = d.refobjid AND d.refclassid = 'pg_extension'::regclass "
-        "WHERE e.extname = 'embed' AND a.amtype = 'i' ORDER BY 1")]
+        "WHERE e.extname = %s AND a.amtype = 'i' ORDER BY 1", (extname,))]
 
 
-def find_opclass(conn, am, metric):
-    """The opclass of `am` for type vector whose family orders by the metric's operator."""
+def find_opclass(conn, am, typ, op):
+    """The opclass of `am` for type `typ` whose family orders by operator `op`."""
     r = conn.execute(
         "SELECT oc.opcname FROM pg_opclass oc "
         "JOIN pg_am a ON a.oid = oc.opcmethod "
         "JOIN pg_amop ao ON ao.amopfamily = oc.opcfamily AND ao.amoppurpose = 'o' "
         "JOIN pg_operator o ON o.oid = ao.amopopr "
-        "WHERE a.amname = %s AND oc.opcintype = 'vector'::regtype AND o.oprname = %s "
-        "ORDER BY oc.opcdefault DESC, 1 LIMIT 1", (am, OPERATORS[metric])).fetchone()
+        "WHERE a.amname = %s AND oc.opcintype = %s::regtype AND o.oprname = %s "
+        "ORDER BY oc.opcdefault DESC, 1 LIMIT 1", (am, typ, op)).fetchone()
     return r[0] if r else None
 
 
@@ -522,8 +620,14 @@ class MemPoller(threading.Thread):
         self.join()
 
 
+def sql_params(sql, v):
+    """The query vector once per %b of the statement (the re-ranking query of
+    --binary-quantize uses it twice; bench/client.c says $1 for each)."""
+    return (v,) * sql.count("%b")
+
+
 def plan_nodes(conn, sql, param):
-    plan = conn.execute("EXPLAIN (FORMAT JSON) " + sql, (param,)).fetchone()[0][0]["Plan"]
+    plan = conn.execute("EXPLAIN (FORMAT JSON) " + sql, sql_params(sql, param)).fetchone()[0][0]["Plan"]
     out = []
 
     def walk(n):
@@ -548,17 +652,17 @@ def pct(lat, p):
     return float(np.percentile(lat, p)) * 1000 if len(lat) else float("nan")
 
 
-def run_queries_pg(args, sql, setup, qvecs, qids, clients, vec_oid, warmup):
+def run_queries_pg(args, sql, setup, qvecs, qids, clients, eng, warmup):
     """Run the queries on `clients` connections (one thread each, queries
     dealt round-robin); returns per-query results and latencies."""
     conns = []
     for _ in range(clients):
-        c = connect(vec_oid)
+        c = connect(eng)
         for s in setup:
             c.execute(s)
         # Prepare and warm up (cache, prepared plan) outside the timing.
         for i in range(warmup):
-            c.execute(sql, (qvecs[qids[i % len(qids)]],), prepare=True).fetchall()
+            c.execute(sql, sql_params(sql, qvecs[qids[i % len(qids)]]), prepare=True).fetchall()
         conns.append(c)
     deadline_box = [None]
     results, lats = {}, [[] for _ in range(clients)]
@@ -579,7 +683,7 @@ def run_queries_pg(args, sql, setup, qvecs, qids, clients, vec_oid, warmup):
             lat = lats[ci]
             for qi in mine:
                 t0 = time.perf_counter()
-                cur.execute(sql, (qvecs[qi],), prepare=True)
+                cur.execute(sql, sql_params(sql, qvecs[qi]), prepare=True)
                 rows = cur.fetchall()
                 t1 = time.perf_counter()
                 lat.append(t1 - t0)
@@ -629,8 +733,17 @@ def libpq_client(args):
         lib = subprocess.run([pg_config, "--libdir"], capture_output=True, text=True, check=True).stdout.strip()
         os.makedirs(args.cache, exist_ok=True)
         path = os.path.join(args.cache, f"client-{file_sha1(src)[:12]}")
+        flags = ["-I" + inc, "-L" + lib, "-lpq"]
+        if not os.path.exists(os.path.join(inc, "libpq-fe.h")):
+            # a PostgreSQL without its libpq headers (a relocated server-only
+            # copy): the system's libpq, which speaks the same protocol
+            try:
+                flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libpq"], capture_output=True,
+                                       text=True, check=True).stdout.split()
+            except (OSError, subprocess.CalledProcessError):
+                pass
         if not os.path.exists(path):
-            subprocess.run(["cc", "-O2", "-I" + inc, src, "-L" + lib, "-lpq", "-o", path + ".tmp"],
+            subprocess.run(["cc", "-O2", src, *flags, "-o", path + ".tmp"],
                            capture_output=True, text=True, check=True)
             os.replace(path + ".tmp", path)
     except (OSError, subprocess.CalledProcessError) as e:
@@ -640,7 +753,7 @@ def libpq_client(args):
     return path
 
 
-def run_queries_libpq(args, sql, setup, qvecs, qids, warmup):
+def run_queries_libpq(args, sql, setup, qvecs, qids, warmup, eng):
     """One client, the query loop in C (bench/client.c); same result shape as
     run_queries_pg, or None without the client."""
     client = libpq_client(args)
@@ -652,7 +765,7 @@ def run_queries_libpq(args, sql, setup, qvecs, qids, warmup):
             f.write(struct.pack("=I", len(qvecs[qi])) + qvecs[qi])
     try:
         out = subprocess.run([client, sql.replace("%b", "$1"), qfile, str(warmup), str(args.max_seconds), *setup],
-                             capture_output=True, text=True, check=True).stdout.splitlines()
+                             capture_output=True, text=True, check=True, env=eng.env()).stdout.splitlines()
     finally:
         os.unlink(qfile)
     head = out[0].split()
@@ -665,8 +778,19 @@ def run_queries_libpq(args, sql, setup, qvecs, qids, warmup):
             "capped": len(lat) < len(qids)}
 
 
-def query_sql(args, ds):
-    return f"SELECT id FROM {args.table} ORDER BY embedding {OPERATORS[ds.metric]} %b LIMIT {args.k}"
+def query_sql(args, ds, bq=False):
+    """The search query; %b is the query vector.  With `bq`, pgvector's
+    re-ranking pattern: the k * --bq-rerank nearest by Hamming distance of the
+    binary-quantized vectors (the bit index), re-ordered by the exact distance."""
+    op = OPERATORS[ds.metric]
+    if not bq:
+        return f"SELECT id FROM {args.table} ORDER BY embedding {op} %b LIMIT {args.k}"
+    # the casts tell the server the parameter's type (binary_quantize is
+    # overloaded, and bench/client.c lets the server infer $1)
+    return (f"SELECT id FROM (SELECT id, embedding FROM {args.table} "
+            f"ORDER BY binary_quantize(embedding)::bit({ds.dim}) <~> binary_quantize(%b::{args.type}) "
+            f"LIMIT {args.k * args.bq_rerank}) s "
+            f"ORDER BY embedding {op} %b::{args.type} LIMIT {args.k}")
 
 
 def progress(r):
@@ -675,36 +799,44 @@ def progress(r):
         + (f"; C client {r['qps_c']:.1f} qps" if r.get("qps_c") else ""))
 
 
-def measure_pg(args, ds, label, setup, qids, qvecs, vec_oid, gt, warmup, libpq=True):
-    sql = query_sql(args, ds)
-    with connect(vec_oid) as c:
+def measure_pg(args, ds, eng, sql, setup, qids, qvecs, gt, warmup, libpq=True):
+    with connect(eng) as c:
         for s in setup:
             c.execute(s)
         plan = plan_nodes(c, sql, qvecs[qids[0]])
-    one = run_queries_pg(args, sql, setup, qvecs, qids, 1, vec_oid, warmup)
+    one = run_queries_pg(args, sql, setup, qvecs, qids, 1, eng, warmup)
     rec = {"nq": one["nq"], "recall": recall_at_k(one["results"], gt[0], gt[1], args.k),
            "qps": one["qps"], "p50_ms": one["p50_ms"], "p99_ms": one["p99_ms"], "cpu_ms": one["cpu_ms"],
            "time_capped": one["capped"], "plan": plan}
-    c = run_queries_libpq(args, sql, setup, qvecs, qids, warmup) if libpq and not args.no_libpq else None
+    c = run_queries_libpq(args, sql, setup, qvecs, qids, warmup, eng) if libpq and not args.no_libpq else None
     if c is not None:
         rec.update({"qps_c": c["qps"], "nq_c": c["nq"], "p50_ms_c": c["p50_ms"], "p99_ms_c": c["p99_ms"],
                     "cpu_ms_c": c["cpu_ms"], "recall_c": recall_at_k(c["results"], gt[0], gt[1], args.k)})
     if args.clients > 1:
-        many = run_queries_pg(args, sql, setup, qvecs, qids, args.clients, vec_oid, warmup)
+        many = run_queries_pg(args, sql, setup, qvecs, qids, args.clients, eng, warmup)
         rec.update({"clients": args.clients, "qps_clients": many["qps"], "nq_clients": many["nq"],
                     "p50_ms_clients": many["p50_ms"], "p99_ms_clients": many["p99_ms"]})
     return rec
 
 
-def build_index(args, ds, am, params, vec_oid):
-    opclass = find_opclass_cached(am, ds.metric)
+def index_name(args, am, bq):
+    return f"{args.table}_{am}{'_bq' if bq else ''}_idx"
+
+
+def build_index(args, ds, eng, am, params, bq):
+    if am not in eng.ams:
+        return None, f"{eng.name} has no index access method {am}"
+    # binary quantization: a bit(d) expression index ordered by Hamming distance
+    typ, op = ("bit", "<~>") if bq else (args.type, OPERATORS[ds.metric])
+    opclass = find_opclass_cached(eng, am, typ, op)
     if opclass is None:
-        return None, f"no {am} opclass for vector ordering by {OPERATORS[ds.metric]}"
-    name = f"{args.table}_{am}_idx"
-    conn = connect(vec_oid)
+        return None, f"{eng.name} has no {am} opclass for {typ} ordering by {op}"
+    name = index_name(args, am, bq)
+    conn = connect(eng)
     conn.execute(f"DROP INDEX IF EXISTS {name}")
     with_ = f" WITH ({', '.join(f'{k} = {v}' for k, v in params.items())})" if params else ""
-    sql = f"CREATE INDEX {name} ON {args.table} USING {am} (embedding {opclass}){with_}"
+    expr = f"(binary_quantize(embedding)::bit({ds.dim}))" if bq else "embedding"
+    sql = f"CREATE INDEX {name} ON {args.table} USING {am} ({expr} {opclass}){with_}"
     pid = conn.info.backend_pid
     hwm_reset = True
     try:  # reset the kernel's peak-RSS counter of the backend (VmHWM)
@@ -732,11 +864,12 @@ def build_index(args, ds, am, params, vec_oid):
 _opclass_cache = {}
 
 
-def find_opclass_cached(am, metric):
-    if (am, metric) not in _opclass_cache:
-        with connect() as c:
-            _opclass_cache[(am, metric)] = find_opclass(c, am, metric)
-    return _opclass_cache[(am, metric)]
+def find_opclass_cached(eng, am, typ, op):
+    key = (eng.name, am, typ, op)
+    if key not in _opclass_cache:
+        with connect(eng) as c:
+            _opclass_cache[key] = find_opclass(c, am, typ, op)
+    return _opclass_cache[key]
 
 
 # ---------------------------------------------------------------------------
@@ -825,14 +958,27 @@ def default_lists(n):
     return max(1, n // 1000) if n <= 1000000 else int(np.sqrt(n))
 
 
+def on_off(v, what):
+    v = str(v).lower()
+    if v in ("on", "true", "1", "yes"):
+        return True
+    if v in ("off", "false", "0", "no"):
+        return False
+    raise SystemExit(f"bad value {v!r} for {what} (want on or off)")
+
+
 def index_plan(args, ds, ams):
-    """[(am, params, guc, values)] for PostgreSQL; FAISS mirrors hnsw/ivfflat."""
+    """[(am, params, guc, values, bq)] for PostgreSQL; FAISS mirrors hnsw/ivfflat.
+    bq: a binary-quantized bit index (--binary-quantize, or binary_quantize=on
+    in the index spec, which is not an index storage parameter)."""
     if args.index.strip().lower() == "none":
         return []
     specs = parse_index_spec(args.index) if args.index else [(am, {}) for am in ams]
     sweeps = parse_sweep(args.sweep) if args.sweep else {}
     plan = []
     for am, params in specs:
+        params = dict(params)
+        bq = on_off(params.pop("binary_quantize", args.binary_quantize), "binary_quantize")
         known = KNOWN_AMS.get(am, {})
         p = dict(known.get("defaults", {}))
         if am in IVF_AMS:
@@ -845,7 +991,7 @@ def index_plan(args, ds, ams):
                 guc, vals = g, v
         if am in IVF_AMS and guc == am + ".probes" and not any(g == guc for g in sweeps):
             vals = [v for v in vals if int(v) <= int(p["lists"])] or ["1"]
-        plan.append((am, p, guc, vals if guc else [None]))
+        plan.append((am, p, guc, vals if guc else [None], bq))
     return plan
 
 
@@ -875,8 +1021,8 @@ def machine_info(conn):
     info = {"cpu": cpu, "cores": os.cpu_count(), "mem_bytes": mem, "os": platform.platform(),
             "loadavg_at_start": os.getloadavg(),
             "pg_version": conn.execute("SHOW server_version").fetchone()[0],
-            "embed_version": conn.execute(
-                "SELECT extversion FROM pg_extension WHERE extname = 'embed'").fetchone()[0]}
+            "embed_version": (conn.execute(
+                "SELECT extversion FROM pg_extension WHERE extname = 'embed'").fetchone() or [None])[0]}
     # Calling a function first loads the library, which defines embed.simd.
     try:  # the library the backends load; checked again at the end of the run
         libdir = conn.execute("SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR'").fetchone()[0]
@@ -926,7 +1072,8 @@ def print_table(records, clients):
     cols = [("engine", "<"), ("index", "<"), ("setting", "<"), ("build_s", ">"), ("size_MB", ">"),
             ("mem_MB", ">"), ("nq", ">"), ("recall@k", ">"), ("qps", ">"), ("qps_c", ">"),
             (f"qps_{clients}c", ">"), ("p50_ms", ">"), ("p99_ms", ">"), ("cpu_ms", ">"), ("qps/faiss", ">"),
-            ("qps_c/faiss", ">"), ("cpu/faiss", ">"), ("build/faiss", ">")]
+            ("qps_c/faiss", ">"), ("cpu/faiss", ">"), ("build/faiss", ">"),
+            ("qps/pgv", ">"), ("build/pgv", ">"), ("size/pgv", ">")]
     rows = []
     for r in records:
         rows.append([r["engine"], r["index"], r.get("setting") or "",
@@ -939,7 +1086,9 @@ def print_table(records, clients):
                      fmt(r.get("p50_ms"), ".2f"), fmt(r.get("p99_ms"), ".2f"), fmt(r.get("cpu_ms"), ".2f"),
                      fmt(r.get("qps_vs_faiss"), ".2f"), fmt(r.get("qps_c_vs_faiss"), ".2f"),
                      fmt(r.get("cpu_vs_faiss"), ".2f"),
-                     fmt(r.get("build_vs_faiss"), ".2f")])
+                     fmt(r.get("build_vs_faiss"), ".2f"),
+                     fmt(r.get("qps_vs_pgvector"), ".2f"), fmt(r.get("build_vs_pgvector"), ".2f"),
+                     fmt(r.get("size_vs_pgvector"), ".2f")])
     w = [max(len(c[0]), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
     line = lambda vals: "  ".join(format(v, a + str(w[i])) for i, (v, (_, a)) in enumerate(zip(vals, cols)))
     print(line([c[0] for c in cols]))
@@ -967,8 +1116,11 @@ def merge_rounds(recs):
     return out
 
 
-def faiss_key(am, params):
-    """Which FAISS index stands against our index `am` with `params`."""
+def faiss_key(am, params, bq=False):
+    """Which FAISS index stands against our index `am` with `params` (none
+    against a binary-quantized index: FAISS's binary indexes do not re-rank)."""
+    if bq:
+        return None
     if am == "hnsw":
         return ("hnsw", int(params["m"]), int(params["ef_construction"]))
     if am in IVF_AMS:
@@ -999,13 +1151,25 @@ def faiss_indexes(args, ds, queries, minfo, plan, extra):
     minfo["faiss"] = f"{faiss.__version__} ({faiss.get_compile_options().strip()}), 1 thread"
     fx["queries"] = normalise(queries).astype(np.float32) if ds.metric == "cosine" else queries
     fmetric = faiss.METRIC_L2 if ds.metric == "l2" else faiss.METRIC_INNER_PRODUCT
+    # --type halfvec: FAISS stores the vectors as float16 too (scalar quantizer fp16)
+    fp16 = args.type == "halfvec"
+    qt = faiss.ScalarQuantizer.QT_fp16 if fp16 else None
 
-    log("faiss flat")
+    def trained(ix, m):
+        if not ix.is_trained:
+            ix.train(faiss_sample(ds, m, args.seed))
+        return ix
+
+    log("faiss flat" + (" (fp16)" if fp16 else ""))
     t0 = time.perf_counter()
-    flat = faiss.IndexFlatL2(ds.dim) if ds.metric == "l2" else faiss.IndexFlatIP(ds.dim)
+    if fp16:
+        flat = trained(faiss.IndexScalarQuantizer(ds.dim, qt, fmetric), 1000)
+        flat_label = "IndexScalarQuantizer(fp16)"
+    else:
+        flat = faiss.IndexFlatL2(ds.dim) if ds.metric == "l2" else faiss.IndexFlatIP(ds.dim)
+        flat_label = "IndexFlat" + ("L2" if ds.metric == "l2" else "IP")
     faiss_add(flat, ds, 50000)
-    fx["indexes"]["flat"] = ("IndexFlat" + ("L2" if ds.metric == "l2" else "IP"), flat,
-                             time.perf_counter() - t0, None)
+    fx["indexes"]["flat"] = (flat_label, flat, time.perf_counter() - t0, None)
     if args.no_faiss_ann:
         return fx
 
@@ -1015,28 +1179,35 @@ def faiss_indexes(args, ds, queries, minfo, plan, extra):
     def set_nprobe(ix, v):
         ix.nprobe = v
 
-    for (am, params, guc, vals), paired in [(p, True) for p in plan] + [(p, False) for p in extra]:
-        key = faiss_key(am, params)
+    for (am, params, guc, vals, bq), paired in [(p, True) for p in plan] + [(p, False) for p in extra]:
+        key = faiss_key(am, params, bq)
         if key is None:
             continue
         if key not in fx["indexes"]:
             t0 = time.perf_counter()
             if key[0] == "hnsw":
-                log(f"faiss HNSW M={key[1]} efConstruction={key[2]}")
-                ix = faiss.IndexHNSWFlat(ds.dim, key[1], fmetric)
+                log(f"faiss HNSW M={key[1]} efConstruction={key[2]}" + (" fp16" if fp16 else ""))
+                if fp16:
+                    ix = trained(faiss.IndexHNSWSQ(ds.dim, qt, key[1], fmetric), 1000)
+                else:
+                    ix = faiss.IndexHNSWFlat(ds.dim, key[1], fmetric)
                 ix.hnsw.efConstruction = key[2]
                 faiss_add(ix, ds, 50000)
-                fx["indexes"][key] = (f"IndexHNSWFlat(M={key[1]},efC={key[2]})", ix,
+                fx["indexes"][key] = (f"IndexHNSW{'SQ(fp16,' if fp16 else 'Flat('}M={key[1]},efC={key[2]})", ix,
                                       time.perf_counter() - t0, set_ef)
                 fx["param"][key] = "efSearch"
             else:
                 nl = key[1]
                 log(f"faiss IVFFlat nlist={nl}")
                 qz = faiss.IndexFlatL2(ds.dim) if ds.metric == "l2" else faiss.IndexFlatIP(ds.dim)
-                ix = faiss.IndexIVFFlat(qz, ds.dim, nl, fmetric)
+                if fp16:  # no residual: the vectors themselves in float16, like IVFFlat's in float32
+                    ix = faiss.IndexIVFScalarQuantizer(qz, ds.dim, nl, qt, fmetric, False)
+                else:
+                    ix = faiss.IndexIVFFlat(qz, ds.dim, nl, fmetric)
                 ix.train(faiss_sample(ds, max(nl * 50, 1000), args.seed))
                 faiss_add(ix, ds, 50000)
-                fx["indexes"][key] = (f"IndexIVFFlat(nlist={nl})", ix, time.perf_counter() - t0, set_nprobe)
+                fx["indexes"][key] = (f"IndexIVF{'ScalarQuantizer(fp16,' if fp16 else 'Flat('}nlist={nl})", ix,
+                                      time.perf_counter() - t0, set_nprobe)
                 fx["param"][key] = "nprobe"
         if not paired or guc != KNOWN_AMS[am]["guc"]:
             # nothing of ours to stand next to: FAISS's default sweep on its own
@@ -1079,7 +1250,19 @@ def main():
                     help="max_parallel_workers_per_gather for queries (default 0: one core per query)")
     ap.add_argument("--no-libpq", action="store_true",
                     help="skip the C client (bench/client.c) measurement, qps_c")
-    ap.add_argument("--no-faiss", action="store_true", help="skip FAISS")
+    ap.add_argument("--engines", default="",
+                    help="engines to measure, of embed,pgvector,faiss (default: every available one; "
+                         "pgvector when it is installed in the server, see bench/README.md)")
+    ap.add_argument("--pgvector-db", default="bench_pgvector",
+                    help="database (dropped and re-created) for pgvector's copy of the table")
+    ap.add_argument("--type", default="vector", choices=["vector", "halfvec"],
+                    help="column type; halfvec uses the halfvec opclasses in every engine (default vector)")
+    ap.add_argument("--binary-quantize", action="store_true",
+                    help="index binary_quantize(embedding)::bit(d) with bit_hamming_ops and query with "
+                         "re-ranking (per index: binary_quantize=on in --index)")
+    ap.add_argument("--bq-rerank", type=int, default=4,
+                    help="binary-quantized rows: the inner query fetches k times this many (default 4)")
+    ap.add_argument("--no-faiss", action="store_true", help="skip FAISS (same as leaving it out of --engines)")
     ap.add_argument("--no-faiss-ann", action="store_true", help="FAISS flat only, no HNSW/IVF")
     ap.add_argument("--holdout", type=int, default=1000, help="queries held out of sets without a query file")
     ap.add_argument("--noise", type=float, default=0.5, help="synthetic: noise, in per-dim std units")
@@ -1109,34 +1292,59 @@ def main():
 
     gt = ground_truth(ds, queries, args.cache)
 
-    with psycopg.connect("", autocommit=True) as c:
-        c.execute("CREATE EXTENSION IF NOT EXISTS embed")
-    conn = connect()
-    vec_oid = conn.execute("SELECT 'vector'::regtype::oid").fetchone()[0]
+    # Engines: embed (in the default database), pgvector (a database of its
+    # own: both define type vector), FAISS (in-process).
+    engines, pgv_note = choose_engines(args)
+    pg_engines = []
+    if "embed" in engines:
+        with psycopg.connect("", autocommit=True) as c:
+            c.execute("CREATE EXTENSION IF NOT EXISTS embed")
+        pg_engines.append(Engine("embed", None, "embed"))
+    if "pgvector" in engines:
+        pg_engines.append(setup_pgvector(args))
+    if not pg_engines:
+        raise SystemExit("--engines: embed, pgvector or both are needed (FAISS alone has no table to compare)")
+    for eng in pg_engines:
+        with psycopg.connect(eng.conninfo(), autocommit=True) as c:
+            eng.param_oid = c.execute("SELECT %s::regtype::oid", (args.type,)).fetchone()[0]
+            eng.ams = extension_ams(c, eng.ext)
+    main_eng = pg_engines[0]
+    conn = connect(main_eng)
     minfo = machine_info(conn)
     settings = pg_settings(conn)
-    ams = extension_ams(conn)
     conn.close()
+    pgv = next((e for e in pg_engines if e.name == "pgvector"), None)
+    if pgv is not None:
+        minfo["pgvector"] = pgv.version
+        minfo["pgvector_library"] = pgv.library
+    elif pgv_note:
+        minfo["pgvector"] = f"not measured: {pgv_note}"
+    ams = main_eng.ams
 
-    log(f"loading {ds.n} rows (binary COPY, {args.chunk} rows per block)")
-    load = load_table(args, ds)
-    log(f"loaded {load['rows']} rows in {load['copy_s']:.2f}s = {load['rows_per_s']:.0f} rows/s "
-        f"({load['mb_per_s']:.1f} MB/s of vector data); VACUUM ANALYZE {load['vacuum_analyze_s']:.2f}s; "
-        f"heap {load['heap_bytes'] / 1e6:.1f} MB, toast {load['toast_bytes'] / 1e6:.1f} MB "
-        f"(storage {load['attstorage']}, {100 * load['compressed_fraction']:.0f}% of values compressed)")
+    loads = {}
+    for eng in pg_engines:
+        log(f"{eng.name}: loading {ds.n} rows into {args.type}({ds.dim}) "
+            f"(binary COPY, {args.chunk} rows per block)")
+        load = loads[eng.name] = load_table(args, ds, eng)
+        log(f"{eng.name}: loaded {load['rows']} rows in {load['copy_s']:.2f}s = {load['rows_per_s']:.0f} rows/s "
+            f"({load['mb_per_s']:.1f} MB/s of vector data); VACUUM ANALYZE {load['vacuum_analyze_s']:.2f}s; "
+            f"heap {load['heap_bytes'] / 1e6:.1f} MB, toast {load['toast_bytes'] / 1e6:.1f} MB "
+            f"(storage {load['attstorage']}, {100 * load['compressed_fraction']:.0f}% of values compressed)")
+    load = loads[main_eng.name]
 
-    qvecs = [vec_binary(q) for q in queries]
+    qvecs = [vec_binary(q, args.type) for q in queries]
     query_setup = [f"SET max_parallel_workers_per_gather = {args.parallel_workers}"]
     common = {"run_id": run_id, "dataset": ds.name, "dataset_desc": ds.describe(),
               "synthetic": ds.synthetic, "n": ds.n, "dim": ds.dim, "metric": ds.metric,
-              "k": args.k, "queries_total": nq}
+              "k": args.k, "queries_total": nq, "type": args.type}
     records = []
 
     # FAISS's counterparts are built first, so that each of our configurations
     # is measured right next to its own: this VM's speed drifts by tens of
     # percent over minutes, and the ratios should not.
     plan, extra = plan_for_faiss(args, ds, ams)
-    fx = faiss_indexes(args, ds, queries, minfo, plan, extra)
+    fx = faiss_indexes(args, ds, queries, minfo, plan, extra) if "faiss" in engines else \
+        {"indexes": {}, "param": {}, "queries": None, "unpaired": []}
 
     def faiss_once(key, setting_value, qids):
         label, ix, build_s, setp = fx["indexes"][key]
@@ -1150,83 +1358,121 @@ def main():
                 "qps": res["qps"], "p50_ms": res["p50_ms"], "p99_ms": res["p99_ms"],
                 "cpu_ms": res["cpu_ms"]}
 
-    def measure_pair(ours, key, setting_value, qids, rounds):
-        """`rounds` alternations of our measurement and FAISS's (if it has a
-        counterpart); each timing is the median over the rounds."""
-        mine, theirs = [], []
+    def measure_group(ours, key, setting_value, qids, rounds):
+        """`rounds` alternations of each PostgreSQL engine's measurement
+        (embed, then pgvector) and FAISS's counterpart (if any); each timing
+        is the median over the rounds.  ours: {engine name: callable}."""
+        mine = {name: [] for name in ours}
+        theirs = []
         for _ in range(rounds):
-            mine.append(ours())
+            for name, fn in ours.items():
+                mine[name].append(fn())
             if key in fx["indexes"]:
                 theirs.append(faiss_once(key, setting_value, qids))
-        r = merge_rounds(mine)
         f = merge_rounds(theirs) if theirs else None
-        if f is not None:
-            r["qps_vs_faiss"] = r["qps"] / f["qps"]
-            if r.get("qps_c"):
-                r["qps_c_vs_faiss"] = r["qps_c"] / f["qps"]
-            if f.get("cpu_ms"):
-                r["cpu_vs_faiss"] = r["cpu_ms"] / f["cpu_ms"]
-        return r, f
+        out = {}
+        for name, recs in mine.items():
+            r = merge_rounds(recs)
+            if f is not None:
+                r["qps_vs_faiss"] = r["qps"] / f["qps"]
+                if r.get("qps_c"):
+                    r["qps_c_vs_faiss"] = r["qps_c"] / f["qps"]
+                if f.get("cpu_ms"):
+                    r["cpu_vs_faiss"] = r["cpu_ms"] / f["cpu_ms"]
+            out[name] = r
+        return out, f
+
+    def vs_pgvector(recs):
+        """embed's row against pgvector's for the same index and setting."""
+        e, p = recs.get("embed"), recs.get("pgvector")
+        if e is None or p is None:
+            return
+        e["pgvector_recall"] = p.get("recall")
+        for mine, ratio in (("qps", "qps_vs_pgvector"), ("qps_c", "qps_c_vs_pgvector"),
+                            ("cpu_ms", "cpu_vs_pgvector"), ("build_s", "build_vs_pgvector"),
+                            ("index_bytes", "size_vs_pgvector")):
+            if e.get(mine) and p.get(mine):
+                e[ratio] = e[mine] / p[mine]
 
     # exact scan (one round: it is slow, and drift matters less at its scale)
     log(f"exact scan: {n_exact} queries, 1 and {args.clients} clients")
-    r, f = measure_pair(
-        lambda: measure_pg(args, ds, "exact", query_setup, list(range(n_exact)), qvecs, vec_oid, gt,
-                           warmup=3, libpq=False),
+    exact_sql = query_sql(args, ds)
+    rs, f = measure_group(
+        {eng.name: (lambda eng=eng: measure_pg(args, ds, eng, exact_sql, query_setup, list(range(n_exact)),
+                                               qvecs, gt, warmup=3, libpq=False))
+         for eng in pg_engines},
         "flat", None, list(range(n_exact)), 1)
-    r.update({"engine": "embed", "index": "exact scan", "setting": None})
-    records.append(r)
-    progress(r)
+    vs_pgvector(rs)
+    for name, r in rs.items():
+        r.update({"engine": name, "index": "exact scan", "setting": None})
+        records.append(r)
+        progress(r)
     faiss_records = []
     if f is not None:
         faiss_records.append(f)
         progress(f)
-    qsql = query_sql(args, ds)
 
     # index AMs
     if not ams and not args.index and not plan:
         log("the extension has no index access methods yet: exact scan only")
-    for am, params, guc, vals in plan:
-        log(f"building {am} {params}")
-        b, err = build_index(args, ds, am, params, vec_oid)
-        if err:
-            log(f"skipping {am}: {err}")
+    for am, params, guc, vals, bq in plan:
+        built = {}
+        for eng in pg_engines:
+            log(f"{eng.name}: building {am} {params}{' on binary_quantize(embedding)' if bq else ''}")
+            b, err = build_index(args, ds, eng, am, params, bq)
+            if err:
+                log(f"{eng.name}: skipping {am}: {err}")
+                continue
+            log(f"{eng.name}: built in {b['build_s']:.2f}s, {b['index_bytes'] / 1e6:.1f} MB")
+            built[eng.name] = (eng, b)
+        if not built:
             continue
         label = f"{am}(" + ",".join(f"{k}={v}" for k, v in params.items()) + ")"
-        log(f"built in {b['build_s']:.2f}s, {b['index_bytes'] / 1e6:.1f} MB")
-        idx_name = f"{args.table}_{am}_idx"
-        key = faiss_key(am, params)
+        if bq:
+            label += f"+bq(rerank {args.k * args.bq_rerank})"
+        idx_name = index_name(args, am, bq)
+        sql = query_sql(args, ds, bq)
+        key = faiss_key(am, params, bq)
         for v in vals:
             setup = query_setup + ([f"SET {guc} = {v}"] if guc else [])
             # What the planner picks by itself, then measure with seq scans
             # disabled, so that an index row always measures the index.
-            with connect(vec_oid) as c:
-                for s_ in setup:
-                    c.execute(s_)
-                natural = plan_nodes(c, qsql, qvecs[0])
-            if not any(idx_name in p for p in natural):
-                log(f"note: at {guc}={v} the planner prefers {natural} to {idx_name} "
-                    "(measured with enable_seqscan = off)")
+            natural = {}
+            for name, (eng, _) in built.items():
+                with connect(eng) as c:
+                    for s_ in setup:
+                        c.execute(s_)
+                    natural[name] = plan_nodes(c, sql, qvecs[0])
+                if not any(idx_name in p for p in natural[name]):
+                    log(f"note: {name}: at {guc}={v} the planner prefers {natural[name]} to {idx_name} "
+                        "(measured with enable_seqscan = off)")
             comparable = guc is not None and guc == KNOWN_AMS.get(am, {}).get("guc")
-            r, f = measure_pair(
-                lambda: measure_pg(args, ds, label, setup + ["SET enable_seqscan = off"], list(range(nq)),
-                                   qvecs, vec_oid, gt, warmup=20),
+            rs, f = measure_group(
+                {name: (lambda eng=eng: measure_pg(args, ds, eng, sql, setup + ["SET enable_seqscan = off"],
+                                                   list(range(nq)), qvecs, gt, warmup=20))
+                 for name, (eng, _) in built.items()},
                 key if comparable else None, v, list(range(nq)), args.rounds)
-            if not any(idx_name in p for p in r["plan"]):
-                log(f"warning: {label} {guc}={v}: plan does not use the index: {r['plan']}")
-            r.update({"engine": "embed", "index": label, "am": am, "index_params": params,
-                      "setting": f"{guc}={v}" if guc else None, "planner_plan": natural,
-                      "planner_uses_index": any(idx_name in p for p in natural), **b})
-            if f is not None and r.get("build_s") and f.get("build_s"):
-                r["build_vs_faiss"] = r["build_s"] / f["build_s"]
-            records.append(r)
-            progress(r)
+            for name, r in rs.items():
+                b = built[name][1]
+                if not any(idx_name in p for p in r["plan"]):
+                    log(f"warning: {name} {label} {guc}={v}: plan does not use the index: {r['plan']}")
+                r.update({"engine": name, "index": label, "am": am, "index_params": params,
+                          "binary_quantize": bq, "bq_rerank_limit": args.k * args.bq_rerank if bq else None,
+                          "setting": f"{guc}={v}" if guc else None, "planner_plan": natural[name],
+                          "planner_uses_index": any(idx_name in p for p in natural[name]), **b})
+                if f is not None and r.get("build_s") and f.get("build_s"):
+                    r["build_vs_faiss"] = r["build_s"] / f["build_s"]
+            vs_pgvector(rs)
+            for r in rs.values():
+                records.append(r)
+                progress(r)
             if f is not None and not any(x["index"] == f["index"] and x["setting"] == f["setting"]
                                          for x in faiss_records):
                 faiss_records.append(f)
                 progress(f)
-        with connect() as c:
-            c.execute(f"DROP INDEX IF EXISTS {args.table}_{am}_idx")
+        for eng, _ in built.values():
+            with connect(eng) as c:
+                c.execute(f"DROP INDEX IF EXISTS {idx_name}")
 
     # FAISS baselines with no index of ours to pair with (the extension lacks the AM)
     for key, vals in fx["unpaired"]:
@@ -1251,7 +1497,8 @@ def main():
     out = os.path.join(args.results, f"{run_id}-{re.sub(r'[^A-Za-z0-9_.-]', '_', ds.name)}.jsonl")
     with open(out, "w") as f:
         f.write(json.dumps({**common, "kind": "load", "timestamp": ts, "machine": minfo,
-                            "pg_settings": settings, "load": load,
+                            "pg_settings": settings, "load": load, "loads": loads,
+                            "engines": [e for e in engines],
                             "bench_client_peak_rss_bytes": client_rss,
                             "args": vars(args)}) + "\n")
         for r in records:
@@ -1262,7 +1509,16 @@ def main():
     print(f"dataset   {ds.name}  n={ds.n}  dim={ds.dim}  metric={ds.metric}  k={args.k}"
           f"{'  (SYNTHETIC)' if ds.synthetic else ''}")
     print(f"          {ds.describe()}")
-    print(f"queries   {nq} (exact scan and FAISS flat: {n_exact}); ground truth: exact, numpy float64")
+    print(f"queries   {nq} (exact scan and FAISS flat: {n_exact}); ground truth: exact, numpy float64"
+          + (" over the float32 vectors" if args.type != "vector" else ""))
+    print(f"column    embedding {args.type}({ds.dim})"
+          + ("; FAISS stores float16 too (ScalarQuantizer fp16)" if args.type == "halfvec" else "")
+          + (f"; +bq rows: bit({ds.dim}) index on binary_quantize(embedding), Hamming top "
+             f"{args.k * args.bq_rerank} re-ranked by {OPERATORS[ds.metric]}"
+             if any(p[4] for p in plan) else ""))
+    print(f"engines   {', '.join(engines)}"
+          + (f"; pgvector {minfo['pgvector']} ({minfo.get('pgvector_library')}) in database {args.pgvector_db}"
+             if pgv is not None else f"; {minfo['pgvector']}" if pgv_note else ""))
     print(f"machine   {minfo['cpu']}, {minfo['cores']} cores, {(minfo['mem_bytes'] or 0) / 2**30:.0f} GiB; "
           f"PostgreSQL {minfo['pg_version']}; embed {minfo['embed_version']} "
           f"simd={minfo['embed_simd']} kernels={minfo['embed_simd_kernels']}")
@@ -1277,10 +1533,11 @@ def main():
     if "faiss" in minfo:
         print(f"faiss     {minfo['faiss']}")
     print("settings  " + ", ".join(f"{k}={v}" for k, v in settings.items()))
-    print(f"load      {load['rows']} rows in {load['copy_s']:.2f}s = {load['rows_per_s']:.0f} rows/s; "
-          f"heap {load['heap_bytes'] / 1e6:.1f} MB + toast {load['toast_bytes'] / 1e6:.1f} MB "
-          f"(embedding storage {load['attstorage']}, compression {load['attcompression']}: "
-          f"{100 * load['compressed_fraction']:.0f}% of values compressed)")
+    for name, ld in loads.items():
+        print(f"load      {name}: {ld['rows']} rows in {ld['copy_s']:.2f}s = {ld['rows_per_s']:.0f} rows/s; "
+              f"heap {ld['heap_bytes'] / 1e6:.1f} MB + toast {ld['toast_bytes'] / 1e6:.1f} MB "
+              f"(embedding storage {ld['attstorage']}, compression {ld['attcompression']}: "
+              f"{100 * ld['compressed_fraction']:.0f}% of values compressed)")
     print(f"client    peak RSS of bench.py {client_rss / 2**20:.0f} MiB")
     print()
     print_table(records, args.clients)
@@ -1290,7 +1547,9 @@ def main():
           f"qps_{args.clients}c = {args.clients} clients together; p50/p99 = 1 client latency; "
           "cpu_ms = CPU time per query (ours: the server backend; FAISS: the bench process); "
           "mem_MB = peak private RSS of the building backend + its parallel workers; "
-          "x/faiss = ours divided by FAISS's for the same configuration, measured alternately "
+          "x/faiss = ours divided by FAISS's for the same configuration; x/pgv = embed's divided by "
+          "pgvector's for the same index and setting (qps: > 1 embed faster; build, size: < 1 embed "
+          "faster, smaller); engines measured alternately "
           f"({args.rounds} rounds per index setting, timings the median; the exact scan 1 round)")
     print(f"results   {os.path.relpath(out)}   (total {time.perf_counter() - t_start:.0f}s)")
 

@@ -17,6 +17,10 @@
 #   BENCH_PARALLEL_MAINT      max_parallel_maintenance_workers, default nproc-1
 #   BENCH_PG_CONF             extra lines appended to postgresql.conf
 #   BENCH_SKIP_BUILD=1        do not rebuild/reinstall the extension
+#   BENCH_PGVECTOR=1          build and install pgvector from ../shared/peers/pgvector
+#                             (or $BENCH_PGVECTOR_INSTALL) when it is not installed, so
+#                             that bench.py measures it side by side; this replaces
+#                             embed's `vector` alias (make install-as-vector) if present
 #   KEEP_TMP=1                keep the cluster's temp dir (server log) afterwards
 set -euo pipefail
 
@@ -73,6 +77,28 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
 	make -C "$REPO" -s -j"$(nproc)" PG_CONFIG="$PG_CONFIG" || die "build failed"
 	log "installing embed"
 	as_root make -C "$REPO" -s install PG_CONFIG="$PG_CONFIG" >/dev/null || die "make install failed"
+fi
+
+# ---------------------------------------------------------------------------
+# pgvector, measured side by side when installed (bench.py finds it by itself).
+# It is not a dependency: BENCH_PGVECTOR=1 builds it from its source release.
+VECTOR_MARK=embed-as-vector:   # first line of embed's own vector alias files (Makefile)
+if [ "${BENCH_PGVECTOR:-0}" = 1 ]; then
+	ctl="$("$PG_CONFIG" --sharedir)/extension/vector.control"
+	if [ -f "$ctl" ] && ! head -n 1 "$ctl" | grep -q "$VECTOR_MARK"; then
+		log "pgvector already installed ($ctl)"
+	else
+		inst=${BENCH_PGVECTOR_INSTALL:-$REPO/../shared/peers/pgvector/install.sh}
+		[ -f "$inst" ] || die "BENCH_PGVECTOR=1, but there is no $inst (pgvector's source release and its install script)"
+		if [ -f "$ctl" ]; then
+			# both cannot be extension vector: pgvector takes the name
+			log "removing embed's vector alias (make install-as-vector) so that pgvector can be installed"
+			as_root make -C "$REPO" -s uninstall-vector-alias-if-ours PG_CONFIG="$PG_CONFIG" >/dev/null ||
+				die "could not remove embed's vector alias"
+		fi
+		log "building and installing pgvector ($inst)"
+		as_root bash "$inst" "$PG_CONFIG" || die "pgvector install failed"
+	fi
 fi
 
 # ---------------------------------------------------------------------------
