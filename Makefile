@@ -60,6 +60,7 @@ SQL_PARTS = \
 	src/sql/halfvec.sql \
 	src/sql/sparsevec.sql \
 	src/sql/bit.sql \
+	src/sql/vector_helpers.sql \
 	src/sql/check.sql \
 	src/sql/recall.sql
 
@@ -70,6 +71,7 @@ SQL_NEW_0_2_0 = \
 	src/sql/halfvec.sql \
 	src/sql/sparsevec.sql \
 	src/sql/bit.sql \
+	src/sql/vector_helpers.sql \
 	src/sql/check.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.1.0--0.2.0.sql

@@ -80,3 +80,42 @@ RESET max_parallel_workers_per_gather;
 RESET min_parallel_table_scan_size;
 RESET parallel_tuple_cost;
 RESET parallel_setup_cost;
+
+--
+-- pgvector's array-state helpers: a double precision[] {count, sums...};
+-- avg(vector) above keeps its own state, these are plain functions
+--
+SELECT vector_accum('{0}', '[1,2,3]');
+SELECT vector_accum(vector_accum('{0}', '[1,2,3]'), '[4,5,6.5]');
+SELECT pg_typeof(vector_accum('{0}', '[1]'));
+SELECT vector_avg(vector_accum(vector_accum('{0}', '[1,2,3]'), '[4,5,6.5]'));
+SELECT vector_avg('{4,2,-6,1}'), vector_avg('{3,1,1}');
+-- a count of zero is no rows: NULL, like avg()
+SELECT vector_avg('{0}') IS NULL AS none, vector_avg('{0,1,2}') IS NULL AS zero_count;
+SELECT vector_combine('{0}', '{2,3,4}'), vector_combine('{2,3,4}', '{0}'),
+       vector_combine('{2,3,4}', '{1,1,1}'), vector_combine('{0}', '{0}');
+-- the same answer as avg() when used as an aggregate's state
+CREATE AGGREGATE pg_temp.pgv_avg(vector) (
+	SFUNC = vector_accum, STYPE = double precision[], FINALFUNC = vector_avg,
+	COMBINEFUNC = vector_combine, INITCOND = '{0}', PARALLEL = SAFE);
+SELECT pg_temp.pgv_avg(v) = avg(v) AS same_avg, pg_temp.pgv_avg(v)
+FROM (VALUES ('[1,2,3]'::vector), ('[4,5,6]'), (NULL), ('[-2,0,0.5]')) t(v);
+SELECT pg_temp.pgv_avg(v) IS NULL AS no_rows FROM (SELECT '[1]'::vector AS v WHERE false) t;
+-- errors
+SELECT pg_temp.sqlerr($$SELECT vector_accum('{1,2}', '[1,2,3]')$$);
+SELECT pg_temp.sqlerr($$SELECT vector_combine('{2,3,4}', '{1,1}')$$);
+SELECT pg_temp.sqlerr($$SELECT vector_accum('{}', '[1]')$$);
+SELECT pg_temp.sqlerr($$SELECT vector_accum('{{1,2}}', '[1]')$$);
+SELECT pg_temp.sqlerr($$SELECT vector_combine('{1,NULL}', '{1,1}')$$);
+SELECT pg_temp.sqlerr($$SELECT vector_avg('{}')$$);
+-- a float4 never overflows a float8 sum; an infinite sum in the state does
+SELECT vector_accum('{1,1.7976931348623157e308}', '[3.4e38]');
+SELECT pg_temp.sqlerr($$SELECT vector_accum('{1,Infinity}', '[1]')$$);
+SELECT pg_temp.sqlerr($$SELECT vector_combine('{1,1e308}', '{1,1e308}')$$);
+SELECT pg_temp.sqlerr($$SELECT vector_avg('{2}')$$);
+SELECT pg_temp.sqlerr($$SELECT vector_avg('{1,1e39}')$$);
+SELECT pg_temp.sqlerr($$SELECT vector_avg('{1,NaN}')$$);
+SELECT pg_temp.sqlerr($$SELECT vector_avg('{1,Infinity}')$$);
+SELECT pg_temp.sqlerr($$SELECT vector_avg(array_fill(1::float8, ARRAY[16002]))$$);
+SELECT vector_accum(NULL, '[1]') IS NULL AND vector_avg(NULL) IS NULL
+       AND vector_combine('{0}', NULL) IS NULL AS strict;

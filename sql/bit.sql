@@ -1,6 +1,7 @@
 -- bit strings as binary codes: hamming_distance, jaccard_distance, <~>,
--- <%>, and hnsw's bit_hamming_ops / bit_jaccard_ops (alone and as the
--- binary_quantize expression index with re-ranking from pgvector's README).
+-- <%>, hnsw's bit_hamming_ops / bit_jaccard_ops and ivfflat's bit_hamming_ops
+-- (alone and as the binary_quantize expression index with re-ranking from
+-- pgvector's README).
 \i sql/include/setup.sql
 
 SELECT hamming_distance(B'10110', B'10011') AS h, B'10110' <~> B'10011' AS op,
@@ -92,4 +93,68 @@ CREATE INDEX wide_h ON wide USING hnsw (b bit_hamming_ops);
 SET enable_seqscan = off;
 SELECT id FROM wide ORDER BY b <~> (SELECT b FROM wide WHERE id = 42) LIMIT 1;
 RESET enable_seqscan;
-DROP TABLE bq, bits, wide;
+
+-- ivfflat bit_hamming_ops: k-means on the bits as 0/1 floats, lists holding
+-- the bits, exact Hamming distances; with every list probed a scan is exact
+DROP INDEX bits_h, bits_j, bq_bin, wide_h;
+CREATE INDEX bits_ivf ON bits USING ivfflat (b bit_hamming_ops) WITH (lists = 10);
+SELECT * FROM embed_index_check('bits_ivf');
+SET enable_seqscan = off;
+SET ivfflat.probes = 10;
+EXPLAIN (COSTS OFF) SELECT id FROM bits ORDER BY b <~> (SELECT b FROM bits WHERE id = 1) LIMIT 5;
+-- the k distances found equal the exact k smallest (ties make ids arbitrary)
+CREATE FUNCTION pg_temp.ivf_bit_exact(k int) RETURNS TABLE (queries bigint, exact bigint) LANGUAGE plpgsql AS $$
+DECLARE q record; want float8[]; got float8[]; n bigint := 0; ok bigint := 0;
+BEGIN
+	FOR q IN SELECT id, b FROM bits WHERE id % 100 = 0 LOOP
+		SET LOCAL enable_seqscan = on; SET LOCAL enable_indexscan = off;
+		SELECT array_agg(d ORDER BY d) INTO want FROM (SELECT b <~> q.b AS d FROM bits ORDER BY 1 LIMIT k) s;
+		SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = on;
+		SELECT array_agg(d) INTO got FROM (SELECT b <~> q.b AS d FROM bits ORDER BY b <~> q.b LIMIT k) s;
+		n := n + 1;
+		ok := ok + (got = want)::int;
+	END LOOP;
+	RETURN QUERY SELECT n, ok;
+END $$;
+SELECT * FROM pg_temp.ivf_bit_exact(10);
+SELECT * FROM pg_temp.ivf_bit_exact(100);
+-- no LIMIT: every row once, in distance order
+SELECT count(*) AS n, count(DISTINCT id) AS distinct_ids, bool_and(d >= lag) AS ordered FROM (
+	SELECT id, d, lag(d, 1, 0::float8) OVER () AS lag FROM (
+		SELECT id, b <~> (SELECT b FROM bits WHERE id = 7) AS d FROM bits
+		ORDER BY b <~> (SELECT b FROM bits WHERE id = 7)) s) t;
+-- rows inserted after the build are found, NULLs are not indexed
+INSERT INTO bits VALUES (5001, (SELECT ~b FROM bits WHERE id = 7)), (5002, NULL);
+SELECT b <~> (SELECT ~b FROM bits WHERE id = 7) AS d FROM bits
+ORDER BY b <~> (SELECT ~b FROM bits WHERE id = 7) LIMIT 1;
+SELECT * FROM embed_index_check('bits_ivf');
+-- one probe reads one list: fewer rows, still in order
+SET ivfflat.probes = 1;
+SELECT count(*) < 2001 AS one_list FROM (SELECT id FROM bits ORDER BY b <~> (SELECT b FROM bits WHERE id = 7)) s;
+SET ivfflat.probes = 10;
+-- pgvector's recipe on ivfflat: the binary code as an expression index
+CREATE INDEX bq_ivf ON bq USING ivfflat ((binary_quantize(v)::bit(64)) bit_hamming_ops) WITH (lists = 10);
+SELECT id = 5 AS self_first FROM (
+	SELECT id FROM (
+		SELECT id, v FROM bq
+		ORDER BY binary_quantize(v)::bit(64) <~> (SELECT binary_quantize(v)::bit(64) FROM bq WHERE id = 5)
+		LIMIT 20) s
+	ORDER BY v <=> (SELECT v FROM bq WHERE id = 5) LIMIT 1) r;
+-- a wide code
+CREATE INDEX wide_ivf ON wide USING ivfflat (b bit_hamming_ops) WITH (lists = 2);
+SELECT id FROM wide ORDER BY b <~> (SELECT b FROM wide WHERE id = 42) LIMIT 1;
+-- errors: a query of another length; no Jaccard and no ivfrabitq (as pgvector)
+SELECT pg_temp.sqlerr($$SELECT id FROM bits ORDER BY b <~> B'101' LIMIT 1$$);
+SELECT pg_temp.sqlerr($$CREATE INDEX ON bits USING ivfflat (b bit_jaccard_ops)$$);
+SELECT pg_temp.sqlerr($$CREATE INDEX ON bits USING ivfrabitq (b bit_hamming_ops)$$);
+-- up to 64,000 bits (a page's worth), then ERROR 54000
+CREATE TABLE huge (id int, b bit(64001));
+INSERT INTO huge VALUES (1, repeat('10', 32000)::bit(64001));
+SELECT pg_temp.sqlerr($$CREATE INDEX ON huge USING ivfflat (b bit_hamming_ops) WITH (lists = 1)$$);
+CREATE TABLE big (id int, b bit(64000));
+INSERT INTO big SELECT i, (repeat('0', i) || repeat('1', 64000 - i))::bit(64000) FROM generate_series(1, 3) i;
+CREATE INDEX big_ivf ON big USING ivfflat (b bit_hamming_ops) WITH (lists = 1);
+SELECT id, b <~> repeat('1', 64000)::bit(64000) AS d FROM big ORDER BY b <~> repeat('1', 64000)::bit(64000);
+RESET ivfflat.probes;
+RESET enable_seqscan;
+DROP TABLE bq, bits, wide, huge, big;

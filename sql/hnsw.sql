@@ -108,12 +108,33 @@ SELECT count(*) > 0 AS some_rows, count(*) <= 100 AS at_most_all,
 FROM (SELECT d, lag(d, 1, 0::float8) OVER (ORDER BY n) AS prev
       FROM (SELECT v <-> '[1,2,3]' AS d, row_number() OVER () AS n
             FROM (SELECT v FROM items ORDER BY v <-> '[1,2,3]') s0) s1) s2;
--- max_scan_tuples stops the iterative scan after the first ef_search results
+-- max_scan_tuples stops the iterative scan after its first round: it reads
+-- no further, and returns what that round read (at least ef_search rows)
 SET hnsw.iterative_scan = relaxed_order;
 SET hnsw.max_scan_tuples = 1;
 SET hnsw.ef_search = 40;
-SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> '[1,2,3]') s;
+SELECT count(*) >= 40 AS ef_rows, count(*) = count(DISTINCT id) AS each_once
+FROM (SELECT id FROM items ORDER BY v <-> '[1,2,3]') s;
 RESET hnsw.max_scan_tuples;
+-- every row comes back however small ef_search is next to the table: what
+-- the search read but held back comes out once it can read no more (was: 2
+-- of these 3 rows)
+CREATE TABLE three (id int, v vector(3));
+INSERT INTO three VALUES (1, '[1,1,1]'), (2, '[2,2,2]'), (3, '[1,1,2]');
+CREATE INDEX three_v ON three USING hnsw (v vector_l2_ops);
+SET hnsw.ef_search = 1;
+EXPLAIN (COSTS OFF) SELECT id FROM three ORDER BY v <-> '[3,3,3]' LIMIT 10;
+SET hnsw.iterative_scan = strict_order;
+SELECT id FROM three ORDER BY v <-> '[3,3,3]' LIMIT 10;
+SELECT id FROM three ORDER BY v <-> '[3,3,3]';
+SELECT id, v <-> '[1,1,1]' AS d FROM three ORDER BY v <-> '[1,1,1]';
+SET hnsw.iterative_scan = relaxed_order;
+SELECT id FROM three ORDER BY v <-> '[3,3,3]' LIMIT 10;
+SELECT id FROM three ORDER BY v <-> '[0,0,0]';
+-- off: ef_search rows, as before
+SET hnsw.iterative_scan = off;
+SELECT id FROM three ORDER BY v <-> '[3,3,3]' LIMIT 10;
+DROP TABLE three;
 RESET hnsw.iterative_scan;
 RESET enable_seqscan;
 SET hnsw.ef_search = 100;

@@ -91,3 +91,18 @@ SELECT pg_typeof(binary_quantize('[1]'));
 -- NULL in, NULL out (STRICT)
 SELECT vector_dims(NULL) IS NULL, vector_norm(NULL) IS NULL, l2_normalize(NULL) IS NULL,
        subvector(NULL, 1, 1) IS NULL, subvector('[1]', NULL, 1) IS NULL, binary_quantize(NULL) IS NULL;
+
+--
+-- vector_spherical_distance: acos(a . b) / pi for unit vectors, in [0, 1]
+--
+SELECT vector_spherical_distance('[1,0]', '[1,0]') AS same,
+       vector_spherical_distance('[1,0]', '[0,1]') AS orthogonal,
+       vector_spherical_distance('[1,0]', '[-1,0]') AS opposite;
+SELECT round(vector_spherical_distance('[0.6,0.8]', '[0.8,0.6]')::numeric, 12),
+       round(vector_spherical_distance('[1,0,0]', '[0.5,0.5,0.5]')::numeric, 12);
+-- not normalized: the dot product is clamped to [-1, 1], never NaN
+SELECT vector_spherical_distance('[2,0]', '[3,0]'), vector_spherical_distance('[-2,0]', '[3,0]'),
+       vector_spherical_distance('[0,0]', '[0,0]');
+SELECT pg_temp.sqlerr($$SELECT vector_spherical_distance('[1,0]', '[1,0,0]')$$);
+SELECT vector_spherical_distance(NULL, '[1]') IS NULL AS strict;
+SELECT pg_typeof(vector_spherical_distance('[1]', '[1]'));

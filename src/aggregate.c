@@ -1,5 +1,6 @@
 /*
- * aggregate.c — avg() and sum() over the dense types (vector, halfvec).
+ * aggregate.c — avg() and sum() over the dense types (vector, halfvec), and
+ * pgvector's array-state helpers vector_accum/vector_combine/vector_avg.
  *
  * One accumulator serves both aggregates and every dense element type (the
  * transition function decodes the input through its codec, the final
@@ -13,8 +14,10 @@
 #include <float.h>
 #include <math.h>
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "libpq/pqformat.h"
+#include "utils/array.h"
 #include "utils/memutils.h"
 
 #include "dense.h"
@@ -225,4 +228,116 @@ Datum
 halfvec_sum_final(PG_FUNCTION_ARGS)
 {
 	return dense_final(fcinfo, embed_dense_halfvec, false);
+}
+
+/*
+ * ---------- pgvector's array-state helpers ----------
+ *
+ * pgvector's avg(vector) keeps its state in a double precision[]: element 0
+ * is the count, elements 1..dim the per-dimension sums.  Queries and
+ * user-defined aggregates written against pgvector call these by name, so
+ * they are provided as plain functions over that array with the same
+ * results; embed's own aggregates above keep their internal state.
+ */
+/* The state's float8 values and length (1 + dim), after checking its shape. */
+static const double *
+state_values(ArrayType *a, const char *fname, int *len)
+{
+	if (ARR_NDIM(a) != 1 || ARR_DIMS(a)[0] < 1 || ARR_HASNULL(a) ||
+		ARR_ELEMTYPE(a) != FLOAT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s: expected state array", fname),
+				 errdetail("A state is a one-dimensional double precision array without NULLs: the count, then one sum per dimension.")));
+	*len = ARR_DIMS(a)[0];
+	/* no NULL bitmap (checked above): the data follows the fixed header */
+	return (const double *) ((char *) a + ARR_OVERHEAD_NONULLS(1));
+}
+
+static ArrayType *
+state_array(const double *v, int len)
+{
+	Datum	   *d = palloc(sizeof(Datum) * len);
+
+	for (int i = 0; i < len; i++)
+		d[i] = Float8GetDatum(v[i]);
+	return construct_array(d, len, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+static inline double
+checked_sum(double a, double b)
+{
+	double		r = a + b;
+
+	if (unlikely(isinf(r)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("value out of range: overflow")));
+	return r;
+}
+
+/* vector_accum(double precision[], vector) -> double precision[] */
+PG_FUNCTION_INFO_V1(embed_vector_accum_array);
+Datum
+embed_vector_accum_array(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
+	Vector	   *v = PG_GETARG_VECTOR_P(1);
+	int			len;
+	const double *in = state_values(state, "vector_accum", &len);
+	double	   *out;
+
+	/* a state of just a count ('{0}', the initial one) takes v's dimensions */
+	if (len > 1)
+		embed_check_typmod_dims(v->dim, len - 1);
+	out = palloc(sizeof(double) * (v->dim + 1));
+	out[0] = in[0] + 1.0;
+	for (int i = 0; i < v->dim; i++)
+		out[i + 1] = len > 1 ? checked_sum(in[i + 1], v->x[i]) : (double) v->x[i];
+	PG_RETURN_ARRAYTYPE_P(state_array(out, v->dim + 1));
+}
+
+/* vector_combine(double precision[], double precision[]) -> double precision[] */
+PG_FUNCTION_INFO_V1(embed_vector_combine_array);
+Datum
+embed_vector_combine_array(PG_FUNCTION_ARGS)
+{
+	ArrayType  *sa = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *sb = PG_GETARG_ARRAYTYPE_P(1);
+	int			la,
+				lb;
+	const double *a = state_values(sa, "vector_combine", &la);
+	const double *b = state_values(sb, "vector_combine", &lb);
+	double	   *out;
+
+	/* a state that has seen nothing gives way to the other one */
+	if (a[0] == 0.0)
+		PG_RETURN_ARRAYTYPE_P(state_array(b, lb));
+	if (b[0] == 0.0)
+		PG_RETURN_ARRAYTYPE_P(state_array(a, la));
+	embed_check_typmod_dims(lb - 1, la - 1);
+	out = palloc(sizeof(double) * la);
+	out[0] = a[0] + b[0];
+	for (int i = 1; i < la; i++)
+		out[i] = checked_sum(a[i], b[i]);
+	PG_RETURN_ARRAYTYPE_P(state_array(out, la));
+}
+
+/* vector_avg(double precision[]) -> vector: the sums over the count */
+PG_FUNCTION_INFO_V1(embed_vector_avg_array);
+Datum
+embed_vector_avg_array(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
+	int			len;
+	const double *in = state_values(state, "vector_avg", &len);
+	Vector	   *r;
+
+	if (in[0] == 0.0)
+		PG_RETURN_NULL();		/* avg over no rows */
+	embed_check_dims(len - 1, "vector");
+	r = new_vector(len - 1);
+	for (int i = 0; i < r->dim; i++)
+		r->x[i] = embed_float8_to_float4(in[i + 1] / in[0], "vector");
+	PG_RETURN_VECTOR_P(r);
 }

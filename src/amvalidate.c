@@ -18,7 +18,8 @@
  *     opclass's type, result float8; the required ones present for every type
  *     that has an operator or an opclass in the family;
  *   - ivfflat and ivfrabitq: support function 1 one of embed's own distances,
- *     since it fixes the metric the lists are clustered for (ivf_metric()).
+ *     since it fixes the metric the lists are clustered for (ivf_metric()):
+ *     l2, inner product or cosine on a dense type, or (ivfflat) hamming on bit.
  */
 #include "postgres.h"
 
@@ -75,7 +76,8 @@ static const EmbedProcRule ivf_procs[] = {
 
 static const EmbedAmRules am_rules[] = {
 	{"hnsw", 1, hnsw_procs, lengthof(hnsw_procs), 0},
-	{"ivfflat", 1, ivf_procs, lengthof(ivf_procs), IVF_DISTANCES},
+	/* ivfflat also clusters bit strings by Hamming distance */
+	{"ivfflat", 1, ivf_procs, lengthof(ivf_procs), IVF_DISTANCES | EMBED_METRIC_BIT(EMBED_METRIC_HAMMING)},
 	{"ivfrabitq", 1, ivf_procs, lengthof(ivf_procs), IVF_DISTANCES},
 };
 
@@ -148,7 +150,9 @@ distance_allowed(Oid funcid, uint32 allowed)
 	/* what the method itself does when it opens the index */
 	fmgr_info(funcid, &flinfo);
 	oc = embed_opclass_of(&flinfo);
-	return oc.type != NULL && oc.type->dense && (allowed & EMBED_METRIC_BIT(oc.metric)) != 0;
+	/* values the engine can decode to float32: dense types, and bit */
+	return oc.type != NULL && oc.type->to_float != NULL &&
+		(allowed & oc.type->metrics & EMBED_METRIC_BIT(oc.metric)) != 0;
 }
 
 /* the required members for one data type of the family */

@@ -235,6 +235,22 @@ bit_distance(EmbedMetric metric, const void *a, const void *b)
 	return embed_jaccard(VARBITS(ba), VARBITS(bb), nbytes);
 }
 
+/*
+ * Bits as 0/1 floats, for ivfflat's k-means and list assignment: between
+ * 0/1 points the squared L2 distance is the Hamming distance, so centroids
+ * found in float space cluster the bit strings by Hamming distance.
+ */
+static void
+bit_to_float(const void *value, float *out)
+{
+	const VarBit *b = (const VarBit *) value;
+	const bits8 *p = VARBITS(b);
+	int			n = VARBITLEN(b);
+
+	for (int i = 0; i < n; i++)
+		out[i] = (p[i / BITS_PER_BYTE] >> (BITS_PER_BYTE - 1 - i % BITS_PER_BYTE)) & 1;
+}
+
 static Size
 bit_value_size(int dim)
 {
@@ -249,7 +265,7 @@ const EmbedType embed_type_bit = {
 	.dense = false,
 	.dims = bit_dims_of,
 	.value_size = bit_value_size,
-	.to_float = NULL,
+	.to_float = bit_to_float,
 	.float_view = NULL,
 	.distance = bit_distance
 };

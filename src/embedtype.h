@@ -45,7 +45,10 @@ typedef struct EmbedType
 	int			(*dims) (const void *value);
 	/* bytes of a value of dim dimensions; 0 when dim does not fix it */
 	Size		(*value_size) (int dim);
-	/* the components as float32 into out[dims]; dense types only */
+	/*
+	 * The components as float32 into out[dims]: dense types, and bit (each
+	 * bit as 0 or 1, for ivfflat's clustering); NULL for the others.
+	 */
 	void		(*to_float) (const void *value, float *out);
 	/*
 	 * The components in place when the value stores float32 (no copy

@@ -592,6 +592,29 @@ DENSE_BOTH(negative_inner_product, dense_distance, DIST_NEG_IP)
 DENSE_BOTH(cosine_distance, dense_distance, DIST_COSINE)
 DENSE_BOTH(l1_distance, dense_distance, DIST_L1)
 
+/*
+ * vector_spherical_distance(a, b): the angle between two unit vectors as a
+ * fraction of pi, acos(a . b) / pi, in [0, 1].  The inputs are taken to be
+ * normalized already (as pgvector does); the dot product is clamped to
+ * [-1, 1] so rounding never makes acos NaN.
+ */
+PG_FUNCTION_INFO_V1(vector_spherical_distance);
+Datum
+vector_spherical_distance(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	double		dot;
+
+	embed_check_same_dims(a->dim, b->dim);
+	dot = embed_dot(a->x, b->x, a->dim);
+	if (dot > 1.0)
+		dot = 1.0;
+	else if (dot < -1.0)
+		dot = -1.0;
+	PG_RETURN_FLOAT8(acos(dot) / M_PI);
+}
+
 
 /* ---------- functions ---------- */
 

@@ -30,6 +30,7 @@ typedef struct HnswScanOpaqueData
 	bool		query_null;
 	int			ef;
 	int			nreturned;		/* elements returned */
+	bool		draining;		/* iterative scan: reads no more, returns the rest */
 	double		last_dist;
 	HnswCandidate *cur;			/* element whose heap TIDs are being returned */
 	int			cur_tid;
@@ -71,6 +72,7 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 	so->search = NULL;
 	so->started = false;
 	so->nreturned = 0;
+	so->draining = false;
 	so->last_dist = -get_float8_infinity();
 	so->cur = NULL;
 	so->cur_tid = 0;
@@ -104,7 +106,17 @@ start_search(HnswScanOpaque so)
 	hnsw_search_more(so->search, so->ef, 0);
 }
 
-/* The next element to return, or NULL at the end of the scan. */
+/*
+ * The next element to return, or NULL at the end of the scan.
+ *
+ * Elements come out of the search's found heap, which can hold more than ef
+ * (an entry point or an early neighbour stays there after closer elements
+ * push it out of the ef closest), so only ef of them are taken per round:
+ * the rest may be beaten by what a larger ef finds.  Once an iterative scan
+ * can read no more (nothing left to expand, or a limit reached), it drains
+ * everything it has read, closest first: a 3-row table scanned with
+ * ef_search = 1 returns all 3 rows.
+ */
 static HnswCandidate *
 next_element(HnswScanOpaque so)
 {
@@ -113,20 +125,26 @@ next_element(HnswScanOpaque so)
 		HnswCandidate *c = NULL;
 
 		CHECK_FOR_INTERRUPTS();
-		if (so->nreturned < so->ef)
+		if (so->draining || so->nreturned < so->ef)
 			c = hnsw_search_next(so->search);
 		if (c == NULL)
 		{
+			if (hnsw_iterative_scan == HNSW_ITERATIVE_OFF || so->draining)
+				return NULL;
+			if (hnsw_search_done(so->search) ||
+				hnsw_search_visited(so->search) >= hnsw_max_scan_tuples ||
+				over_memory(so))
+			{
+				hnsw_search_release_all(so->search);
+				so->draining = true;
+				continue;
+			}
+
 			/*
 			 * The ef closest are out.  An iterative scan doubles ef and goes
 			 * on: that reads further and also releases elements read before
 			 * but left outside the smaller ef.
 			 */
-			if (hnsw_iterative_scan == HNSW_ITERATIVE_OFF ||
-				hnsw_search_done(so->search) ||
-				hnsw_search_visited(so->search) >= hnsw_max_scan_tuples ||
-				over_memory(so))
-				return NULL;
 			so->ef *= 2;
 			hnsw_search_more(so->search, so->ef, hnsw_max_scan_tuples);
 			continue;

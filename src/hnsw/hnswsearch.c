@@ -460,6 +460,27 @@ hnsw_search_done(HnswSearch *s)
 	return pairingheap_is_empty(s->cand) && s->nadmitted == s->nitems;
 }
 
+/*
+ * Queue every element read but not admitted to be returned, without
+ * expanding it: for a scan that will read nothing more (hnsw_search_done, or
+ * out of hnsw.max_scan_tuples or memory), so that what it has read still
+ * comes out, closest first, instead of being dropped.
+ */
+void
+hnsw_search_release_all(HnswSearch *s)
+{
+	for (int i = 0; i < s->nitems; i++)
+	{
+		SearchItem *it = s->items[i];
+
+		if (it->in_cand)
+			continue;
+		it->in_cand = true;
+		s->nadmitted++;
+		pairingheap_add(s->found, &it->f_node);
+	}
+}
+
 /* Closest found element not yet returned, or NULL. */
 HnswCandidate *
 hnsw_search_next(HnswSearch *s)

@@ -44,6 +44,8 @@
 #define IVF_METRIC_L2		1	/* squared L2 */
 #define IVF_METRIC_IP		2	/* negative inner product */
 #define IVF_METRIC_COSINE	3	/* cosine distance: unit vectors, L2 inside */
+#define IVF_METRIC_HAMMING	4	/* bit strings (ivfflat): clustered as 0/1
+								 * floats by L2, entries hold the bits */
 
 /* reloptions and GUC defaults */
 #define IVF_DEFAULT_LISTS	100
@@ -175,12 +177,13 @@ extern int	ivf_options_lists(Relation index);
 extern void ivf_info(IvfInfo *info, Relation index, bool building);
 extern int	ivf_metric(Relation index);
 extern IvfShape *ivf_shape(Relation index);
-extern Size ivf_entry_size(int kind, int dim, int cdim);
+extern Size ivf_entry_size(int kind, int metric, int dim, int cdim);
+extern int	ivf_max_dim(int metric);
 extern bool ivf_prepare(IvfInfo *info, Datum value, int dim, float *out);
 extern const float *ivf_value_floats(const EmbedType *type, Datum value, int *dim);
 extern double ivf_exact_distance(int metric, const float *a, const float *b, int dim);
 extern void ivf_make_entry(IvfInfo *info, const float *x, const float *centroid,
-						   ItemPointer tid, const float *orig, IvfEntry entry);
+						   ItemPointer tid, Datum value, IvfEntry entry);
 extern int	ivf_nearest_list(IvfShape *shape, const float *x);
 #define ivf_init_page(page, type)	embed_init_page(page, type, IVF_PAGE_ID)
 extern Buffer ivf_new_buffer(Relation index, ForkNumber fork);

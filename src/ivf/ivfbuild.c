@@ -107,10 +107,12 @@ ivf_flat_max_dim(void)
 static void
 set_dim(IvfBuildState *bs, int dim)
 {
-	if (dim > VECTOR_MAX_DIM)
+	int			maxdim = ivf_max_dim(bs->info.metric);
+
+	if (dim > maxdim)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("column cannot have more than %d dimensions", VECTOR_MAX_DIM)));
+				 errmsg("column cannot have more than %d dimensions", maxdim)));
 	bs->dim = dim;
 	if (bs->info.kind == IVF_KIND_RABITQ)
 	{
@@ -120,7 +122,8 @@ set_dim(IvfBuildState *bs, int dim)
 	else
 	{
 		bs->cdim = dim;
-		if (ivf_entry_size(IVF_KIND_FLAT, dim, dim) + sizeof(ItemIdData) > IVF_PAGE_SPACE)
+		/* bit strings up to ivf_max_dim() always fit */
+		if (ivf_entry_size(IVF_KIND_FLAT, bs->info.metric, dim, dim) + sizeof(ItemIdData) > IVF_PAGE_SPACE)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("ivfflat index can only store vectors of up to %d dimensions",
@@ -229,11 +232,9 @@ assign_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	old = MemoryContextSwitchTo(bs->tmpctx);
 	if (ivf_prepare(&bs->info, values[0], bs->dim, bs->x))
 	{
-		int			dim;
-
 		list = ivf_nearest_list(shape, bs->x);
 		ivf_make_entry(&bs->info, bs->x, shape->centroids + (Size) list * bs->cdim, tid,
-					   ivf_value_floats(bs->info.oc.type, values[0], &dim), bs->entry);
+					   values[0], bs->entry);
 		payload = palloc(VARHDRSZ + shape->entry_size);
 		SET_VARSIZE(payload, VARHDRSZ + shape->entry_size);
 		memcpy(VARDATA(payload), bs->entry, shape->entry_size);

@@ -40,6 +40,7 @@
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/varbit.h"
 
 #include "../check.h"
 #include "../kernels.h"
@@ -89,12 +90,13 @@ check_meta(EmbedCheck *c, IvfCheckState *st, Page page)
 					  meta->metric, ivf_metric(c->index));
 	if (meta->nlists < 1 || meta->nlists > IVF_MAX_LISTS)
 		check_corrupt(c, "the metapage has %d lists, outside 1..%d", meta->nlists, IVF_MAX_LISTS);
-	if (meta->dim < 1 || meta->dim > VECTOR_MAX_DIM)
-		check_corrupt(c, "the metapage has %d dimensions, outside 1..%d", meta->dim, VECTOR_MAX_DIM);
+	if (meta->dim < 1 || meta->dim > ivf_max_dim(meta->metric))
+		check_corrupt(c, "the metapage has %d dimensions, outside 1..%d", meta->dim,
+					  ivf_max_dim(meta->metric));
 	if (meta->cdim != (kind == IVF_KIND_RABITQ ? (meta->dim + 63) / 64 * 64 : meta->dim))
 		check_corrupt(c, "the metapage has centroid dimension %d for %d dimensions",
 					  meta->cdim, meta->dim);
-	st->entry_size = ivf_entry_size(meta->kind, meta->dim, meta->cdim);
+	st->entry_size = ivf_entry_size(meta->kind, meta->metric, meta->dim, meta->cdim);
 	if (st->entry_size > IVF_PAGE_SPACE - sizeof(ItemIdData))
 		check_corrupt(c, "the metapage's dimensions make %zu-byte entries, more than a page holds",
 					  st->entry_size);
@@ -118,7 +120,17 @@ check_entry(EmbedCheck *c, IvfCheckState *st, BlockNumber blk, OffsetNumber off,
 {
 	IvfMetaPageData *meta = &st->meta;
 
-	if (meta->kind == IVF_KIND_FLAT)
+	if (meta->kind == IVF_KIND_FLAT && meta->metric == IVF_METRIC_HAMMING)
+	{
+		/* bit strings: the pad bits past the last one are zero */
+		int			nbytes = (meta->dim + BITS_PER_BYTE - 1) / BITS_PER_BYTE;
+		uint8		last = ((uint8 *) IvfEntryPayload(e))[nbytes - 1];
+		int			pad = nbytes * BITS_PER_BYTE - meta->dim;
+
+		if (pad > 0 && (last & ((1 << pad) - 1)) != 0)
+			check_corrupt(c, "entry (%u,%u) has bits set past bit %d", blk, off, meta->dim);
+	}
+	else if (meta->kind == IVF_KIND_FLAT)
 	{
 		float	   *x = (float *) IvfEntryPayload(e);
 

@@ -114,12 +114,10 @@ ivfinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	x = palloc(sizeof(float) * shape->meta.cdim);
 	if (ivf_prepare(&info, values[0], shape->meta.dim, x))
 	{
-		int			dim;
-
 		list = ivf_nearest_list(shape, x);
 		entry = palloc0(shape->entry_size);
 		ivf_make_entry(&info, x, shape->centroids + (Size) list * shape->meta.cdim, heap_tid,
-					   ivf_value_floats(info.oc.type, values[0], &dim), entry);
+					   values[0], entry);
 		insert_entry(&info, list, entry);
 	}
 	MemoryContextSwitchTo(old);

@@ -25,6 +25,7 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/varbit.h"
 
 #include "../kernels.h"
 #include "../vector.h"
@@ -63,6 +64,7 @@ typedef struct IvfScanOpaqueData
 	Datum		query;			/* the ORDER BY argument, detoasted */
 	float	   *q;				/* prepared (unit under cosine, rotated) */
 	const float *qx;			/* the query's components as given */
+	const uint8 *qbits;			/* Hamming: the query's bits, else NULL */
 	int			probes;
 	int			max_probes;
 	bool		iterative;
@@ -111,6 +113,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 	memset(&so->cand, 0, sizeof(IvfHeap));
 	memset(&so->reranked, 0, sizeof(IvfHeap));
 	so->rq.planes = NULL;
+	so->qbits = NULL;
 	so->query_null = !embed_rescan_keys(scan, keys, orderbys, so->ctx, &so->query);
 	if (!so->query_null)
 	{
@@ -118,6 +121,9 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 		int			dim;
 
 		so->qx = ivf_value_floats(so->info.oc.type, so->query, &dim);
+		/* Hamming: entries hold bits, compared with the query's bits */
+		so->qbits = so->info.metric == IVF_METRIC_HAMMING
+			? (const uint8 *) VARBITS(DatumGetVarBitP(so->query)) : NULL;
 		MemoryContextSwitchTo(old);
 	}
 }
@@ -369,6 +375,9 @@ read_visit(Relation index, Buffer buf, BlockNumber blk, void *arg)
 			d = 0;
 		else if (rw->rabitq)
 			d = rabitq_lower_bound(so, &rw->lq, e);
+		else if (so->qbits != NULL)
+			d = embed_hamming(so->qbits, (const uint8 *) IvfEntryPayload(e),
+							  (shape->meta.dim + BITS_PER_BYTE - 1) / BITS_PER_BYTE);
 		else
 			d = ivf_exact_distance(so->info.metric, rw->qx,
 								   (const float *) IvfEntryPayload(e), shape->meta.dim);

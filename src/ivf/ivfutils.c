@@ -18,6 +18,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/varbit.h"
 
 #include "../kernels.h"
 #include "../kmeans.h"
@@ -132,19 +133,30 @@ ivf_index_kind(Relation index)
 /*
  * The opclass through the type layer: a dense type (its values decode to
  * float32: vector, halfvec) under one of the metrics k-means and RaBitQ
- * work in.
+ * work in, or (ivfflat only) bit strings under Hamming: they decode to 0/1
+ * floats, where squared L2 is the Hamming distance, so k-means and the
+ * nearest-list search work unchanged; the lists keep the bits themselves.
  */
 static EmbedOpclass
 ivf_opclass(Relation index)
 {
 	EmbedOpclass oc = embed_opclass_of(index_getprocinfo(index, 1, IVF_DISTANCE_PROC));
 
+	if (oc.type != NULL && oc.type->to_float != NULL && oc.metric == EMBED_METRIC_HAMMING)
+	{
+		if (ivf_index_kind(index) != IVF_KIND_FLAT)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("ivfrabitq does not support the hamming distance"),
+					 errhint("Use ivfflat or hnsw with bit_hamming_ops.")));
+		return oc;
+	}
 	if (oc.type == NULL || !oc.type->dense ||
 		(oc.metric != EMBED_METRIC_L2SQ && oc.metric != EMBED_METRIC_NEG_IP &&
 		 oc.metric != EMBED_METRIC_COSINE))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("ivf indexes support the l2, inner product and cosine distances of dense types only")));
+				 errmsg("ivf indexes support the l2, inner product and cosine distances of dense types, and the hamming distance of bit strings (ivfflat)")));
 	return oc;
 }
 
@@ -157,6 +169,8 @@ ivf_metric(Relation index)
 			return IVF_METRIC_L2;
 		case EMBED_METRIC_NEG_IP:
 			return IVF_METRIC_IP;
+		case EMBED_METRIC_HAMMING:
+			return IVF_METRIC_HAMMING;
 		default:
 			return IVF_METRIC_COSINE;
 	}
@@ -195,9 +209,18 @@ ivf_info(IvfInfo *info, Relation index, bool building)
 		info->shape = ivf_shape(index);
 }
 
-Size
-ivf_entry_size(int kind, int dim, int cdim)
+/* the most dimensions an index of the metric takes (bits: 64,000) */
+int
+ivf_max_dim(int metric)
 {
+	return metric == IVF_METRIC_HAMMING ? embed_type_bit.max_index_dim : VECTOR_MAX_DIM;
+}
+
+Size
+ivf_entry_size(int kind, int metric, int dim, int cdim)
+{
+	if (kind == IVF_KIND_FLAT && metric == IVF_METRIC_HAMMING)
+		return MAXALIGN(sizeof(IvfEntryData) + (dim + BITS_PER_BYTE - 1) / BITS_PER_BYTE);
 	if (kind == IVF_KIND_FLAT)
 		return MAXALIGN(sizeof(IvfEntryData) + sizeof(float) * dim);
 	return MAXALIGN(sizeof(IvfEntryData) + sizeof(RabitqFactors) + RABITQ_CODE_BYTES(cdim));
@@ -231,7 +254,7 @@ ivf_read_meta(Relation index, IvfMetaPageData *meta)
 	UnlockReleaseBuffer(buf);
 
 	if (meta->nlists < 1 || meta->nlists > IVF_MAX_LISTS ||
-		meta->dim < 1 || meta->dim > VECTOR_MAX_DIM ||
+		meta->dim < 1 || meta->dim > ivf_max_dim(meta->metric) ||
 		meta->cdim < meta->dim || meta->cdim > meta->dim + 64 ||
 		(meta->kind != IVF_KIND_FLAT && meta->kind != IVF_KIND_RABITQ))
 		ereport(ERROR,
@@ -278,7 +301,7 @@ ivf_shape(Relation index)
 	shape = (IvfShape *) chunk;
 	shape->meta = meta;
 	shape->centroids = (float *) (chunk + MAXALIGN(sizeof(IvfShape)));
-	shape->entry_size = ivf_entry_size(meta.kind, meta.dim, meta.cdim);
+	shape->entry_size = ivf_entry_size(meta.kind, meta.metric, meta.dim, meta.cdim);
 	memset(&shape->rq, 0, sizeof(Rabitq));
 	if (meta.kind == IVF_KIND_RABITQ)
 	{
@@ -390,19 +413,31 @@ ivf_exact_distance(int metric, const float *a, const float *b, int dim)
 }
 
 /*
- * Fill an entry for heap row `tid`: the original vector (flat), or the
- * RaBitQ code of x - centroid (x prepared, so already rotated).
+ * Fill an entry for heap row `tid` from the indexed value: the original
+ * vector (flat) or bit string (flat, Hamming), or the RaBitQ code of
+ * x - centroid (x prepared, so already rotated).
  */
 void
 ivf_make_entry(IvfInfo *info, const float *x, const float *centroid,
-			   ItemPointer tid, const float *orig, IvfEntry entry)
+			   ItemPointer tid, Datum value, IvfEntry entry)
 {
 	IvfShape   *shape = info->shape;
 
 	memset(entry, 0, shape->entry_size);
 	entry->tid = *tid;
-	if (info->kind == IVF_KIND_FLAT)
-		memcpy(IvfEntryPayload(entry), orig, sizeof(float) * shape->meta.dim);
+	if (info->kind == IVF_KIND_FLAT && info->metric == IVF_METRIC_HAMMING)
+	{
+		VarBit	   *b = DatumGetVarBitP(value);
+
+		memcpy(IvfEntryPayload(entry), VARBITS(b), VARBITBYTES(b));
+	}
+	else if (info->kind == IVF_KIND_FLAT)
+	{
+		int			dim;
+
+		memcpy(IvfEntryPayload(entry), ivf_value_floats(info->oc.type, value, &dim),
+			   sizeof(float) * shape->meta.dim);
+	}
 	else
 	{
 		int			pdim = shape->meta.cdim;
