@@ -2,7 +2,7 @@
 #
 #   make demo    build, install and run the demo on a throwaway cluster
 #   make test    build, install and run every test (pg_regress + TAP + clients)
-#   make bench   benchmarks (see bench/README.md)
+#   make bench   benchmarks (see bench/README.md); make plots redraws their SVG plots
 #   make stress  race-hunting runs on a build that widens race windows
 #   make install-as-vector    make install, plus the same extension under
 #                             pgvector's name (CREATE EXTENSION vector); see below
@@ -182,7 +182,7 @@ uninstall-vector-alias-if-ours:
 		[ -f "$$f" ] && head -n 1 "$$f" | grep -q '$(VECTOR_MARK)' && rm -f "$$f"; \
 	done; true
 
-.PHONY: test demo bench stress fuzz-pglz fuzz
+.PHONY: test demo bench plots stress fuzz-pglz fuzz
 
 # The two user-facing commands: each bootstraps its own dependencies.
 test:
@@ -198,6 +198,11 @@ stress:
 
 bench:
 	@bash bench/run.sh $(if $(DATASET),--dataset $(DATASET)) $(if $(INDEX),--index "$(INDEX)") $(if $(SWEEP),--sweep "$(SWEEP)")
+
+# Redraw bench/results/*.svg from the results already there (make bench does
+# this after every run); PLOT_ARGS e.g. "--qps qps_c" or "--all".
+plots:
+	@bash bench/run.sh --plots-only $(PLOT_ARGS)
 
 # src/detoast.c's pglz decoder against PostgreSQL's, under AddressSanitizer
 # (no server needed; not part of `make test`)

@@ -5,6 +5,8 @@
 # whether the run succeeds, fails or is interrupted).
 #
 # Usage: bash bench/run.sh [bench.py options...]     (see bench/README.md)
+#        bash bench/run.sh --plots-only [plot.py options...]   (`make plots`:
+#        redraw bench/results/*.svg from the results there, no cluster)
 #   e.g. bash bench/run.sh --dataset beir-bge-768 --index "hnsw:m=16"
 # Extra options also come from $BENCH_ARGS (make bench BENCH_ARGS="--queries 200").
 #
@@ -50,20 +52,31 @@ pkg_installed() {
 
 # ---------------------------------------------------------------------------
 # Dependencies: only what is missing, so a second run costs nothing.
+PLOTS_ONLY=0
+if [ "${1:-}" = --plots-only ]; then PLOTS_ONLY=1; shift; fi
+install_missing() {
+	[ $# -gt 0 ] || return 0
+	command -v apt-get >/dev/null || die "missing $* and no apt-get; install them yourself"
+	is_root || command -v sudo >/dev/null || die "missing $*; run as root or install sudo"
+	log "installing $*"
+	as_root apt-get -o DPkg::Lock::Timeout=600 update -qq
+	as_root env DEBIAN_FRONTEND=noninteractive \
+		apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@"
+}
+if [ "$PLOTS_ONLY" = 1 ]; then
+	need=()
+	for p in python3 python3-matplotlib; do pkg_installed "$p" || need+=("$p"); done
+	install_missing "${need[@]+"${need[@]}"}"
+	exec "$PYTHON" "$REPO/bench/plot.py" "$@"
+fi
 need=()
 command -v gcc >/dev/null && command -v make >/dev/null || need+=(build-essential)
 pkg_installed postgresql-$PG_MAJOR || need+=("postgresql-$PG_MAJOR")
 pkg_installed postgresql-server-dev-$PG_MAJOR || need+=("postgresql-server-dev-$PG_MAJOR")
-for p in python3 python3-numpy python3-psycopg python3-faiss dataset-fashion-mnist; do
+for p in python3 python3-numpy python3-psycopg python3-faiss python3-matplotlib dataset-fashion-mnist; do
 	pkg_installed "$p" || need+=("$p")
 done
-if [ ${#need[@]} -gt 0 ]; then
-	command -v apt-get >/dev/null || die "missing ${need[*]} and no apt-get; install them yourself"
-	is_root || command -v sudo >/dev/null || die "missing ${need[*]}; run as root or install sudo"
-	log "installing ${need[*]}"
-	as_root apt-get update -qq
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
+install_missing "${need[@]+"${need[@]}"}"
 [ -x "$PG_CONFIG" ] || die "PG_CONFIG=$PG_CONFIG is not an executable pg_config"
 PGBIN=$("$PG_CONFIG" --bindir)
 if is_root; then
@@ -177,3 +190,7 @@ export PG_CONFIG
 
 # shellcheck disable=SC2086 # BENCH_ARGS is a word list on purpose
 "$PYTHON" "$REPO/bench/bench.py" "$@" ${BENCH_ARGS:-}
+
+# The plots (bench/plot.py): recall against queries/s and build time / size
+# per data set, from every result file there (the newest run per data set).
+"$PYTHON" "$REPO/bench/plot.py" || die "plotting failed (the results file above is complete)"

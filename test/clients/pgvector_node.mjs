@@ -1,12 +1,13 @@
 // Wire compatibility with pgvector's official Node client (npm `pgvector`) on
-// top of node-postgres (npm `pg`), in both text and binary formats.
+// top of node-postgres (npm `pg`), in both text and binary formats, for
+// vector, halfvec, sparsevec (the package's SparseVector) and bit (strings).
 //
 // Binary goes over the wire three ways:
 //   * Bind parameters: node-postgres sends a Buffer with format code 1, so the
 //     server runs the type's receive function on our bytes;
 //   * COPY ... TO STDOUT / FROM STDIN (FORMAT binary) through pg-copy-streams,
 //     the bulk-loading path pgvector's Node docs point to;
-//   * vector_send() as bytea.
+//   * vector_send() (halfvec_send(), sparsevec_send()) as bytea.
 // Binary *result columns* (`binary: true`) are not used: node-postgres 8.x
 // decodes every DataRow field as UTF-8 and back, which corrupts bytes >= 0x80
 // (brianc/node-postgres#3495), so no server could pass that way.
@@ -21,6 +22,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import pgvector from 'pgvector/pg';
+import { SparseVector } from 'pgvector';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 
 const client = new pg.Client();
@@ -315,6 +317,200 @@ ok('order by <-> with binary parameter');
   await assert.rejects(client.query('INSERT INTO hitems VALUES (9, $1)', [pgvector.toSql([1, 2, 65520])]),
     (e) => e.code === '22003');
   ok('halfvec: text, binary parameters, binary COPY, send, <->, out of range');
+}
+
+// sparsevec: registerTypes() parses text results into the package's
+// SparseVector (0-based indices); toSql() writes `{i:v,...}/dim`. Binary is
+// int32 dim, int32 nnz, int32 unused (0), nnz x int32 0-based index,
+// nnz x float4, big-endian (the package has no binary codec; written here
+// from the spec).
+const encodeSparse = (dim, indices, values) => {
+  const buf = Buffer.alloc(12 + 8 * indices.length);
+  buf.writeInt32BE(dim, 0);
+  buf.writeInt32BE(indices.length, 4);
+  buf.writeInt32BE(0, 8);
+  indices.forEach((x, i) => buf.writeInt32BE(x, 12 + 4 * i));
+  values.forEach((x, i) => buf.writeFloatBE(x, 12 + 4 * indices.length + 4 * i));
+  return buf;
+};
+const sparseOf = (sv) => [sv.dimensions, sv.indices, sv.values];
+const dense = (dim, indices, values) => {
+  const out = new Array(dim).fill(0);
+  indices.forEach((x, i) => { out[x] = values[i]; });
+  return out;
+};
+const dot = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0);
+const metrics = {
+  '<->': l2,
+  '<#>': (a, b) => -dot(a, b),
+  '<=>': (a, b) => 1 - dot(a, b) / Math.sqrt(dot(a, a) * dot(b, b)),
+  '<+>': (a, b) => a.reduce((s, x, i) => s + Math.abs(x - b[i]), 0),
+};
+{
+  // [id, dim, 0-based indices, values]; every value is exact in float4.
+  const sparse = [
+    [1, 5, [0, 2], [1, 2]],
+    [2, 5, [2, 4], [3, -1.5]],
+    [3, 5, [1, 4], [0.5, 4]],
+    [4, 5, [0, 1, 2, 3, 4], [1, 1, 1, 1, 1]],
+    [5, 5, [3], [-2]],
+    [6, 5, [0, 4], [2.25, 0.125]],
+  ];
+  await client.query('DROP TABLE IF EXISTS sitems');
+  await client.query('CREATE TABLE sitems (id int PRIMARY KEY, embedding sparsevec(5))');
+  // text: from a map of non-zeros and from a dense array (zeros dropped)
+  await client.query('INSERT INTO sitems VALUES ($1, $2)',
+    [1, pgvector.toSql(new SparseVector({ 0: 1, 2: 2 }, 5))]);
+  await client.query('INSERT INTO sitems VALUES ($1, $2)',
+    [2, pgvector.toSql(new SparseVector([0, 0, 3, 0, -1.5]))]);
+  // binary parameters
+  for (const [id, dim, ix, vals] of sparse.slice(2, 4)) {
+    await client.query('INSERT INTO sitems VALUES ($1, $2)', [id, encodeSparse(dim, ix, vals)]);
+  }
+  // binary COPY
+  await copyIn('sitems (id, embedding)',
+    sparse.slice(4).map(([id, dim, ix, vals]) => [int4(id), encodeSparse(dim, ix, vals)]));
+
+  const r = await client.query('SELECT id, embedding FROM sitems ORDER BY id');
+  assert.ok(r.rows.every((row) => row.embedding instanceof SparseVector));
+  assert.deepEqual(r.rows.map((row) => [row.id, ...sparseOf(row.embedding)]), sparse);
+  assert.deepEqual(r.rows[1].embedding.toArray(), [0, 0, 3, 0, -1.5]);
+  const t = await client.query('SELECT embedding::text AS t FROM sitems WHERE id = 6');
+  assert.equal(t.rows[0].t, '{1:2.25,5:0.125}/5');
+  const s = await client.query('SELECT sparsevec_send(embedding) AS b FROM sitems WHERE id = 2');
+  assert.ok(s.rows[0].b.equals(encodeSparse(5, [2, 4], [3, -1.5])), s.rows[0].b.toString('hex'));
+  const out = await copyOut('SELECT id, embedding FROM sitems ORDER BY id');
+  out.forEach(([, b], i) => {
+    const [, dim, ix, vals] = sparse[i];
+    assert.ok(b.equals(encodeSparse(dim, ix, vals)), `row ${i + 1}: ${b.toString('hex')}`);
+  });
+  ok('sparsevec: text and binary parameters, binary COPY, parsed to SparseVector, send');
+
+  // Every distance operator against the same sums done here, query as a text
+  // parameter; then kNN order with text and binary query parameters.
+  const q = new SparseVector({ 0: 1, 1: 1 }, 5);
+  const qd = q.toArray();
+  for (const [op, f] of Object.entries(metrics)) {
+    const d = await client.query(`SELECT id, embedding ${op} $1 AS d FROM sitems ORDER BY id`,
+      [pgvector.toSql(q)]);
+    d.rows.forEach((row, i) => {
+      const [, dim, ix, vals] = sparse[i];
+      const want = f(dense(dim, ix, vals), qd);
+      assert.ok(Math.abs(row.d - want) < 1e-6, `${op} id ${row.id}: ${row.d} vs ${want}`);
+    });
+  }
+  const knn = 'SELECT id FROM sitems ORDER BY embedding <-> $1 LIMIT 3';
+  assert.deepEqual((await client.query(knn, [pgvector.toSql(q)])).rows.map((x) => x.id), [6, 4, 1]);
+  assert.deepEqual((await client.query(knn, [encodeSparse(5, [0, 1], [1, 1])])).rows.map((x) => x.id),
+    [6, 4, 1]);
+  // the same through an hnsw index
+  await client.query('CREATE INDEX ON sitems USING hnsw (embedding sparsevec_l2_ops)');
+  await client.query('BEGIN');
+  await client.query('SET LOCAL enable_seqscan = off');
+  const plan = await client.query(`EXPLAIN (COSTS OFF) ${knn}`, [pgvector.toSql(q)]);
+  assert.match(plan.rows.map((x) => x['QUERY PLAN']).join('\n'), /Index Scan using sitems_embedding_idx/);
+  assert.deepEqual((await client.query(knn, [pgvector.toSql(q)])).rows.map((x) => x.id), [6, 4, 1]);
+  await client.query('COMMIT');
+  ok('sparsevec: <-> <#> <=> <+> match, order by <-> with text and binary parameters, hnsw');
+
+  // Edges: a billion dimensions, no non-zeros, float4 extremes.
+  const wide = new SparseVector({ 0: -1, 999999999: 1.5 }, 1000000000);
+  const w = await client.query('SELECT $1::sparsevec AS v, $2::sparsevec::text AS b',
+    [pgvector.toSql(wide), encodeSparse(1000000000, [0, 999999999], [-1, 1.5])]);
+  assert.deepEqual(sparseOf(w.rows[0].v), [1000000000, [0, 999999999], [-1, 1.5]]);
+  assert.equal(w.rows[0].b, '{1:-1,1000000000:1.5}/1000000000');
+  // pgvector 0.2.1's SparseVector parses '{}/3' to indices [NaN] (it splits
+  // the empty element list), so an empty vector is checked as text and bytes.
+  const e = await client.query('SELECT $1::sparsevec::text AS t, sparsevec_send($2::sparsevec) AS b',
+    [pgvector.toSql(new SparseVector([0, 0, 0])), encodeSparse(3, [], [])]);
+  assert.equal(e.rows[0].t, '{}/3');
+  assert.ok(e.rows[0].b.equals(encodeSparse(3, [], [])));
+  const edge = [0.1, 1e-45, 3.4028235e38, -1.17549435e-38];
+  const x = await client.query('SELECT $1::sparsevec AS v, sparsevec_send($1::sparsevec) AS b',
+    [pgvector.toSql(new SparseVector(edge))]);
+  x.rows[0].v.values.forEach((v, i) => assert.ok(Object.is(Math.fround(v), Math.fround(edge[i]))));
+  assert.ok(x.rows[0].b.equals(encodeSparse(4, [0, 1, 2, 3], edge)), x.rows[0].b.toString('hex'));
+  ok('sparsevec: 1e9 dimensions, empty, float4 extremes');
+
+  // Errors with their SQLSTATEs; the session stays usable.
+  await assert.rejects(client.query('INSERT INTO sitems VALUES (9, $1)',
+    [pgvector.toSql(new SparseVector([1, 2, 3]))]), (err) => err.code === '22000');
+  await assert.rejects(client.query('SELECT $1::sparsevec',
+    [encodeSparse(5, [3, 1], [1, 1])]), (err) => err.code === '22P03');
+  await assert.rejects(client.query('SELECT $1::sparsevec', ['{6:1}/5']), (err) => err.code === '22003');
+  await assert.rejects(copyIn('sitems (id, embedding)', [[int4(9), encodeSparse(5, [0], [0])]]),
+    (err) => err.code === '22P03');
+  assert.equal((await client.query('SELECT count(*)::int AS n FROM sitems')).rows[0].n, 6);
+  ok('sparsevec: wrong dims, unsorted, out of range, zero value rejected');
+}
+
+// bit: PostgreSQL's own type. The package registers no parser for it (none is
+// needed): node-postgres returns the text '1010' as a string, and pgvector's
+// Node docs pass bits as such strings. Binary is varbit's: int32 bit count,
+// then the bits packed high bit first.
+{
+  const encodeBit = (bits) => {
+    const buf = Buffer.alloc(4 + Math.ceil(bits.length / 8));
+    buf.writeInt32BE(bits.length, 0);
+    [...bits].forEach((c, i) => { if (c === '1') buf[4 + (i >> 3)] |= 0x80 >> (i & 7); });
+    return buf;
+  };
+  const ones = (s) => [...s].filter((c) => c === '1').length;
+  const hamming = (a, b) => [...a].filter((c, i) => c !== b[i]).length;
+  const jaccard = (a, b) => {
+    const both = [...a].filter((c, i) => c === '1' && b[i] === '1').length;
+    const any = ones(a) + ones(b) - both;
+    return any === 0 ? 0 : 1 - both / any;
+  };
+  const bits = [[1, '101100101'], [2, '111111111'], [3, '000000001'], [4, '101100100'],
+    [5, '010011010'], [6, '100000000']];
+  await client.query('DROP TABLE IF EXISTS bitems');
+  await client.query('CREATE TABLE bitems (id int PRIMARY KEY, embedding bit(9))');
+  for (const [id, b] of bits.slice(0, 2)) {
+    await client.query('INSERT INTO bitems VALUES ($1, $2)', [id, b]);
+  }
+  for (const [id, b] of bits.slice(2, 4)) {
+    await client.query('INSERT INTO bitems VALUES ($1, $2)', [id, encodeBit(b)]);
+  }
+  await copyIn('bitems (id, embedding)', bits.slice(4).map(([id, b]) => [int4(id), encodeBit(b)]));
+  const r = await client.query('SELECT id, embedding FROM bitems ORDER BY id');
+  assert.deepEqual(r.rows.map((row) => [row.id, row.embedding]), bits);
+  const out = await copyOut('SELECT embedding FROM bitems ORDER BY id');
+  out.forEach(([b], i) => assert.ok(b.equals(encodeBit(bits[i][1])), `row ${i + 1}: ${b.toString('hex')}`));
+  ok('bit: text strings and binary parameters, binary COPY');
+
+  const q = '101100111';
+  for (const [op, f] of [['<~>', hamming], ['<%>', jaccard]]) {
+    for (const param of [q, encodeBit(q)]) {
+      const d = await client.query(`SELECT id, embedding ${op} $1 AS d FROM bitems ORDER BY id`, [param]);
+      d.rows.forEach((row, i) => {
+        const want = f(bits[i][1], q);
+        assert.ok(Math.abs(row.d - want) < 1e-12, `${op} id ${row.id}: ${row.d} vs ${want}`);
+      });
+    }
+  }
+  const hd = await client.query(
+    'SELECT hamming_distance(embedding, $1) AS h, jaccard_distance(embedding, $1) AS j FROM bitems WHERE id = 4', [q]);
+  assert.deepEqual([hd.rows[0].h, hd.rows[0].j], [hamming('101100100', q), jaccard('101100100', q)]);
+  // binary_quantize of a vector the client wrote, then kNN by Hamming through
+  // an hnsw index (seq scan off), query as text and as binary.
+  const bq = await client.query('SELECT binary_quantize($1::vector)::text AS b',
+    [pgvector.toSql([1, -1, 2, 0.5, 0, -3, 1e-30, -0, 4])]);
+  assert.equal(bq.rows[0].b, '101100101');
+  await client.query('CREATE INDEX ON bitems USING hnsw (embedding bit_hamming_ops)');
+  await client.query('BEGIN');
+  await client.query('SET LOCAL enable_seqscan = off');
+  const knn = 'SELECT id FROM bitems ORDER BY embedding <~> $1 LIMIT 3';
+  const plan = await client.query(`EXPLAIN (COSTS OFF) ${knn}`, [q]);
+  assert.match(plan.rows.map((x) => x['QUERY PLAN']).join('\n'), /Index Scan using bitems_embedding_idx/);
+  const want = bits.map(([id, b]) => [id, hamming(b, q)]).sort((a, b) => a[1] - b[1]).slice(0, 3)
+    .map((x) => x[0]);
+  assert.deepEqual((await client.query(knn, [q])).rows.map((x) => x.id), want);
+  assert.deepEqual((await client.query(knn, [encodeBit(q)])).rows.map((x) => x.id), want);
+  await client.query('COMMIT');
+  await assert.rejects(client.query('SELECT $1::bit(9) <~> $2::bit(8)', [q, '10110011']),
+    (err) => err.code === '22000');
+  ok('bit: <~> <%> and the functions match, binary_quantize, order by <~> via hnsw');
 }
 
 await client.end();

@@ -80,7 +80,7 @@ pkg_installed() {
 
 # Install only what is missing, so a second run costs nothing.
 ensure_deps() {
-	local mode=$1 need=()
+	local mode=$1 need=() want=()
 
 	command -v gcc >/dev/null && command -v make >/dev/null || need+=(build-essential)
 	command -v gzip >/dev/null || need+=(gzip)
@@ -96,6 +96,12 @@ ensure_deps() {
 			command -v node >/dev/null || need+=(nodejs)
 			command -v npm >/dev/null || need+=(npm)
 		fi
+		# bench/plot.py draws with Debian's matplotlib (test/t/018_bench_plots.pl)
+		pkg_installed python3-matplotlib || need+=(python3-matplotlib)
+		# Headless Chromium renders those SVGs in the same test; it is large
+		# and not in every archive, so it is installed on its own below and
+		# its absence only skips that test.
+		command -v chromium >/dev/null || command -v chromium-browser >/dev/null || want+=(chromium)
 	fi
 
 	if [ ${#need[@]} -gt 0 ]; then
@@ -109,6 +115,17 @@ ensure_deps() {
 		apt_update_waiting
 		as_root env DEBIAN_FRONTEND=noninteractive \
 			apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}"
+	fi
+	if [ ${#want[@]} -gt 0 ]; then
+		if command -v apt-get >/dev/null && { is_root || command -v sudo >/dev/null; }; then
+			log "installing ${want[*]} (optional: the tests that need it skip without it)"
+			{ [ ${#need[@]} -gt 0 ] || apt_update_waiting; } &&
+				as_root env DEBIAN_FRONTEND=noninteractive \
+					apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${want[@]}" ||
+				warn "could not install ${want[*]}; the tests that need it will skip"
+		else
+			warn "${want[*]} missing and cannot be installed here; the tests that need it will skip"
+		fi
 	fi
 
 	[ -x "$PG_CONFIG" ] || die "PG_CONFIG=$PG_CONFIG is not an executable pg_config"

@@ -84,7 +84,7 @@ run_regress() {
 	fi
 }
 
-# TAP tests read test/data and test/clients through $EMBED_ROOT.  The repo
+# TAP tests read test/data, test/clients, bench/plot.py and README.md through $EMBED_ROOT.  The repo
 # itself is used when the test user can read it; otherwise (root running from
 # e.g. /root) we copy test/ into the temp dir and hand it to the test user.
 prepare_embed_root() {
@@ -97,7 +97,7 @@ prepare_embed_root() {
 		EMBED_ROOT=$EMBED_WORK/root
 		log "copying test/ to $EMBED_ROOT (repo not readable by $TEST_USER)"
 		mkdir -p "$EMBED_ROOT"
-		tar -C "$EMBED_REPO" --exclude=node_modules -cf - test | tar -C "$EMBED_ROOT" -xf -
+		tar -C "$EMBED_REPO" --exclude=node_modules -cf - test bench/plot.py README.md | tar -C "$EMBED_ROOT" -xf -
 	fi
 
 	if [ -f "$EMBED_ROOT/test/clients/package.json" ]; then
