@@ -274,7 +274,9 @@ begin_parallel(Relation heap, Relation index, IndexInfo *indexInfo, int m, int n
 	hnsw_memstore_init(par->graph, graph.size, m, true, shm_capped);
 
 	launched = embed_parallel_launch(&par->base);
-	elog(DEBUG1, "hnsw build: inserting with %d parallel workers requested", nworkers);
+	ereport(DEBUG1,
+			(errmsg("hnsw build: inserting with %d parallel workers requested", nworkers),
+			 errdetail("PostgreSQL's own \"building index ... serially\" refers to its parallel btree sort, which hnsw does not use; these workers are embed's own, sized by max_parallel_maintenance_workers.")));
 	elog(DEBUG2, "hnsw build: %d parallel workers launched, graph of %zu kB in shared memory",
 		 launched, graph.size / 1024);
 	return par;

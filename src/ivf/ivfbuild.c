@@ -517,7 +517,9 @@ assign_parallel(IvfBuildState *bs, Relation heap, Relation index, IndexInfo *ind
 
 	launched = embed_parallel_launch(&par->base);
 	par->nparticipants = launched + 1;
-	elog(DEBUG1, "ivf build: assigning rows with %d parallel workers requested", nworkers);
+	ereport(DEBUG1,
+			(errmsg("ivf build: assigning rows with %d parallel workers requested", nworkers),
+			 errdetail("PostgreSQL's own \"building index ... serially\" refers to its parallel btree sort, which ivf does not use; these workers are embed's own, sized by max_parallel_maintenance_workers.")));
 	elog(DEBUG2, "ivf build: %d parallel workers launched", launched);
 
 	participate(par->shared, par->sharedsort, heap, index, true);
