@@ -86,6 +86,24 @@ class Side:
                                dbname="postgres", autocommit=True)
 
 
+def single_user_instructions(side, body):
+    """Instructions callgrind counts for a single-user backend running body."""
+    script = os.path.join(side.dir, "q.sql")
+    with open(script, "w") as f:
+        f.write(body)
+    out = os.path.join(side.dir, "cg.out")
+    with open(script) as fin:
+        side.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                  os.path.join(side.bindir, "postgres"), "--single", "-D", side.data,
+                  "-c", "shared_buffers=1GB", "-c", "maintenance_work_mem=1GB",
+                  "-c", "max_parallel_maintenance_workers=0", "postgres"],
+                 stdin=fin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(out) as f:
+        m = re.search(r"^(?:summary|totals):\s+(\d+)", f.read(), re.M)
+    os.unlink(out)
+    return int(m.group(1))
+
+
 def backend_cpu_ms(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -111,6 +129,8 @@ def main():
     ap.add_argument("--build-rounds", type=int, default=2)
     ap.add_argument("--callgrind", type=int, default=0, metavar="Q",
                     help="also count instructions per query over Q queries (0: skip)")
+    ap.add_argument("--callgrind-build", action="store_true",
+                    help="also count the instructions of one CREATE INDEX (serial) per side")
     args = ap.parse_args()
 
     base = read_fvecs(args.base)
@@ -204,22 +224,18 @@ def main():
                 for s in sides:
                     counts = []
                     for count in (warm, warm + nq):
-                        script = os.path.join(s.dir, "q.sql")
-                        with open(script, "w") as f:
-                            f.write("SET enable_seqscan = off;\nSET hnsw.ef_search = %d;\n" % ef)
-                            for t in qtexts[:count]:
-                                f.write("SELECT id FROM items ORDER BY embedding %s '%s'::vector LIMIT %d;\n"
-                                        % (op, t, args.k))
-                        out = os.path.join(s.dir, "cg.out")
-                        with open(script) as fin:
-                            s.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-                                   os.path.join(s.bindir, "postgres"), "--single", "-D", s.data,
-                                   "-c", "shared_buffers=1GB", "postgres"],
-                                  stdin=fin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                        with open(out) as f:
-                            m = re.search(r"^(?:summary|totals):\s+(\d+)", f.read(), re.M)
-                        counts.append(int(m.group(1)))
+                        body = "SET enable_seqscan = off;\nSET hnsw.ef_search = %d;\n" % ef
+                        for t in qtexts[:count]:
+                            body += ("SELECT id FROM items ORDER BY embedding %s '%s'::vector LIMIT %d;\n"
+                                     % (op, t, args.k))
+                        counts.append(single_user_instructions(s, body))
                     results[s.label]["instr"][ef] = (counts[1] - counts[0]) / nq
+        if args.callgrind_build:
+            for s in sides:
+                counts = []
+                for body in ("SELECT 1;\n", "DROP INDEX items_idx;\n" + sql_index + ";\n"):
+                    counts.append(single_user_instructions(s, body))
+                results[s.label]["build_instr"] = counts[1] - counts[0]
     finally:
         for s in sides:
             if running and os.path.exists(os.path.join(s.data, "postmaster.pid")):
@@ -237,6 +253,9 @@ def main():
           % (la, statistics.median(a["build_s"]), lb, statistics.median(b["build_s"]),
              lb, la, statistics.median(b["build_s"]) / statistics.median(a["build_s"]),
              la, a["size"] // 1024, lb, b["size"] // 1024))
+    if "build_instr" in a:
+        print("build instructions  %s %d  %s %d  (%s/%s %.4f)" % (
+            la, a["build_instr"], lb, b["build_instr"], lb, la, b["build_instr"] / a["build_instr"]))
     print("%-9s %-8s %-8s %-9s %-9s %-8s %-9s %-9s %-8s %-12s %-12s %-8s" % (
         "ef_search", "recall_" + la, "recall_" + lb, "qps_" + la, "qps_" + lb, "qps b/a",
         "cpu_ms_" + la, "cpu_ms_" + lb, "cpu b/a", "instr_" + la, "instr_" + lb, "instr b/a"))
