@@ -12,7 +12,7 @@
 #define EMBED_PCA_H
 
 /* rows buffered before they are folded into the covariance */
-#define PCA_BATCH	64
+#define PCA_BATCH	128
 /* the covariance is dim x dim float8 and the eigen-solver O(dim^3) */
 #define PCA_MAX_DIM	4096
 
@@ -26,7 +26,7 @@ typedef struct PcaAccum
 {
 	int64		n;				/* rows folded into mean and m2 */
 	int			dim;
-	int			dpad;			/* dim rounded up to a multiple of 8 */
+	int			dpad;			/* dim rounded up to a multiple of 12 */
 	int			nbuf;			/* rows waiting in buf */
 	double	   *mean;			/* dim */
 	double	   *m2;				/* dpad * dpad, upper triangle */
