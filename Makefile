@@ -117,7 +117,7 @@ include $(PGXS)
 endif
 
 # PGXS tracks no header dependencies: rebuild everything when a header changes.
-$(OBJS): $(wildcard src/*.h src/*/*.h) $(BUILD_STAMP)
+$(OBJS): $(wildcard src/*.h src/*.inc src/*/*.h) $(BUILD_STAMP)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@

@@ -113,18 +113,13 @@ syrk_avx2(double *c, const double *x, int nrows, int dpad)
 SYRK_BODY
 #endif
 
+static bool use_avx2(void);
+
 static void
 syrk_upper(double *c, const double *x, int nrows, int dpad)
 {
 #ifdef HAVE_SYRK_AVX2
-	static int	have_avx2 = -1;
-
-	if (have_avx2 < 0)
-	{
-		__builtin_cpu_init();
-		have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-	}
-	if (have_avx2)
+	if (use_avx2())
 	{
 		syrk_avx2(c, x, nrows, dpad);
 		return;
@@ -213,216 +208,44 @@ pca_accum_merge(PcaAccum *a, const PcaAccum *b)
 	merge_moments(a, b->n, b->mean);
 }
 
+/*
+ * The eigen-solver, compiled twice from pca_eigen.inc like the rank-k update:
+ * its hot loops (rotations, dot products, axpys over matrix columns) are
+ * written with 4-wide vectors.
+ */
+#define EIG_SUFFIX(name) name##_portable
+#define EIG_TARGET
+#include "pca_eigen.inc"
+#undef EIG_SUFFIX
+#undef EIG_TARGET
+
+#ifdef HAVE_SYRK_AVX2
+#define EIG_SUFFIX(name) name##_avx2
+#define EIG_TARGET __attribute__((target("avx2,fma")))
+#include "pca_eigen.inc"
+#undef EIG_SUFFIX
+#undef EIG_TARGET
+#endif
+
+static bool
+use_avx2(void)
+{
+#ifdef HAVE_SYRK_AVX2
+	static int	have_avx2 = -1;
+
+	if (have_avx2 < 0)
+	{
+		__builtin_cpu_init();
+		have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	}
+	return have_avx2;
+#else
+	return false;
+#endif
+}
+
 /* column-major: element (r, c) of the n x n matrix */
 #define V(r, c)	v[(Size) (c) * n + (r)]
-
-/* Householder reduction of V to tridiagonal form (d: diagonal, e: off-diagonal) */
-static void
-tred2(double *v, int n, double *d, double *e)
-{
-	for (int j = 0; j < n; j++)
-		d[j] = V(n - 1, j);
-
-	for (int i = n - 1; i > 0; i--)
-	{
-		double		scale = 0,
-					h = 0;
-
-		CHECK_FOR_INTERRUPTS();
-		for (int k = 0; k < i; k++)
-			scale += fabs(d[k]);
-		if (scale == 0)
-		{
-			e[i] = d[i - 1];
-			for (int j = 0; j < i; j++)
-			{
-				d[j] = V(i - 1, j);
-				V(i, j) = 0;
-				V(j, i) = 0;
-			}
-		}
-		else
-		{
-			double		f,
-						g,
-						hh;
-
-			for (int k = 0; k < i; k++)
-			{
-				d[k] /= scale;
-				h += d[k] * d[k];
-			}
-			f = d[i - 1];
-			g = sqrt(h);
-			if (f > 0)
-				g = -g;
-			e[i] = scale * g;
-			h -= f * g;
-			d[i - 1] = f - g;
-			for (int j = 0; j < i; j++)
-				e[j] = 0;
-			for (int j = 0; j < i; j++)
-			{
-				double	   *col = &V(0, j);
-
-				f = d[j];
-				V(j, i) = f;
-				g = e[j] + col[j] * f;
-				for (int k = j + 1; k < i; k++)
-				{
-					g += col[k] * d[k];
-					e[k] += col[k] * f;
-				}
-				e[j] = g;
-			}
-			f = 0;
-			for (int j = 0; j < i; j++)
-			{
-				e[j] /= h;
-				f += e[j] * d[j];
-			}
-			hh = f / (h + h);
-			for (int j = 0; j < i; j++)
-				e[j] -= hh * d[j];
-			for (int j = 0; j < i; j++)
-			{
-				double	   *col = &V(0, j);
-
-				f = d[j];
-				g = e[j];
-				for (int k = j; k < i; k++)
-					col[k] -= (f * e[k] + g * d[k]);
-				d[j] = V(i - 1, j);
-				V(i, j) = 0;
-			}
-		}
-		d[i] = h;
-	}
-
-	/* accumulate the transformations */
-	for (int i = 0; i < n - 1; i++)
-	{
-		double		h;
-		double	   *ci1 = &V(0, i + 1);
-
-		CHECK_FOR_INTERRUPTS();
-		V(n - 1, i) = V(i, i);
-		V(i, i) = 1;
-		h = d[i + 1];
-		if (h != 0)
-		{
-			for (int k = 0; k <= i; k++)
-				d[k] = ci1[k] / h;
-			for (int j = 0; j <= i; j++)
-			{
-				double	   *col = &V(0, j);
-				double		g = 0;
-
-				for (int k = 0; k <= i; k++)
-					g += ci1[k] * col[k];
-				for (int k = 0; k <= i; k++)
-					col[k] -= g * d[k];
-			}
-		}
-		for (int k = 0; k <= i; k++)
-			ci1[k] = 0;
-	}
-	for (int j = 0; j < n; j++)
-	{
-		d[j] = V(n - 1, j);
-		V(n - 1, j) = 0;
-	}
-	V(n - 1, n - 1) = 1;
-	e[0] = 0;
-}
-
-/* implicit QL on the tridiagonal (d, e), rotating the columns of V */
-static void
-tql2(double *v, int n, double *d, double *e)
-{
-	double		f = 0,
-				tst1 = 0,
-				eps = DBL_EPSILON;
-
-	for (int i = 1; i < n; i++)
-		e[i - 1] = e[i];
-	e[n - 1] = 0;
-
-	for (int l = 0; l < n; l++)
-	{
-		int			m = l;
-
-		CHECK_FOR_INTERRUPTS();
-		tst1 = Max(tst1, fabs(d[l]) + fabs(e[l]));
-		while (m < n - 1 && fabs(e[m]) > eps * tst1)
-			m++;
-		if (m > l)
-		{
-			int			iter = 0;
-
-			do
-			{
-				double		g = d[l],
-							p = (d[l + 1] - g) / (2 * e[l]),
-							r = hypot(p, 1.0),
-							dl1,
-							h,
-							c = 1,
-							c2 = 1,
-							c3 = 1,
-							el1,
-							s = 0,
-							s2 = 0;
-
-				if (++iter > 100)
-					ereport(ERROR,
-							(errcode(ERRCODE_INTERNAL_ERROR),
-							 errmsg("eigen-solver did not converge")));
-				if (p < 0)
-					r = -r;
-				d[l] = e[l] / (p + r);
-				d[l + 1] = e[l] * (p + r);
-				dl1 = d[l + 1];
-				h = g - d[l];
-				for (int i = l + 2; i < n; i++)
-					d[i] -= h;
-				f += h;
-
-				p = d[m];
-				el1 = e[l + 1];
-				for (int i = m - 1; i >= l; i--)
-				{
-					double	   *ci = &V(0, i),
-							   *ci1 = &V(0, i + 1);
-
-					c3 = c2;
-					c2 = c;
-					s2 = s;
-					g = c * e[i];
-					h = c * p;
-					r = hypot(p, e[i]);
-					e[i + 1] = s * r;
-					s = e[i] / r;
-					c = p / r;
-					p = c * d[i] - s * g;
-					d[i + 1] = h + s * (c * g + s * d[i]);
-					for (int k = 0; k < n; k++)
-					{
-						double		hk = ci1[k];
-
-						ci1[k] = s * ci[k] + c * hk;
-						ci[k] = c * ci[k] - s * hk;
-					}
-				}
-				p = -s * s2 * c3 * el1 * e[l] / dl1;
-				e[l] = s * p;
-				d[l] = c * p;
-			} while (fabs(e[l]) > eps * tst1);
-		}
-		d[l] += f;
-		e[l] = 0;
-	}
-}
 
 void
 embed_sym_eigen(double *a, int n, double *w, double *vecs)
@@ -433,8 +256,18 @@ embed_sym_eigen(double *a, int n, double *w, double *vecs)
 	double	   *v = a;
 
 	/* a is symmetric: row-major and column-major are the same matrix */
-	tred2(v, n, d, e);
-	tql2(v, n, d, e);
+#ifdef HAVE_SYRK_AVX2
+	if (use_avx2())
+	{
+		tred2_avx2(v, n, d, e);
+		tql2_avx2(v, n, d, e);
+	}
+	else
+#endif
+	{
+		tred2_portable(v, n, d, e);
+		tql2_portable(v, n, d, e);
+	}
 
 	/* descending eigenvalues, ties by position (insertion sort on indexes) */
 	for (int i = 0; i < n; i++)
