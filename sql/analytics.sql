@@ -93,6 +93,10 @@ INSERT INTO pc VALUES (11, NULL);
 SELECT i % 2 AS g, pg_temp.r(p[1]) AS mean, pg_temp.r(p[2]) AS axis
 FROM (SELECT i % 2 AS i, pca(v, 1) AS p FROM pc GROUP BY i % 2) s ORDER BY g;
 SELECT pca(v, 1) FROM pc WHERE false;
+-- as window functions: the final functions leave the state usable
+SELECT i, pg_temp.r(p[1]) AS mean, pg_temp.r(p[2]) AS axis, k
+FROM (SELECT i, pca(v, 1) OVER w AS p, kmeans(v, 1) OVER w AS k FROM pc WHERE i <= 10
+      WINDOW w AS (ORDER BY i ROWS BETWEEN UNBOUNDED PRECEDING AND 1 FOLLOWING)) s ORDER BY i;
 -- accurate far from the origin (float8 moments, centred per batch)
 SELECT pg_temp.r(p[1], 1) AS mean, pg_temp.r(p[2]) AS axis
 FROM (SELECT pca(ARRAY[1e6 + i * 0.01, 1e6 - i * 0.01]::vector, 1) AS p FROM generate_series(1, 1000) i) s;
