@@ -108,6 +108,23 @@ FROM generate_series(1, 1000) i;
 SELECT array_position(pg_temp.r(p[2], 2), 1.00) AS axis_at, round(vector_norm(p[2])::numeric, 4) AS norm
 FROM (SELECT pca(v, 3) AS p FROM pch) s;
 
+-- every SIMD kernel table (embed.simd) gives the same axes and centroids
+CREATE TEMP TABLE an_simd (name text, p numeric[], c vector[]);
+DO $$
+DECLARE
+	k text;
+BEGIN
+	FOR k IN SELECT * FROM embed_simd_kernels() LOOP
+		PERFORM set_config('embed.simd', k, true);
+		INSERT INTO an_simd
+		SELECT k, (SELECT array_agg(pg_temp.r(x, 3)) FROM unnest(pca(v, 3)) x), NULL FROM pch;
+		UPDATE an_simd SET c = (SELECT kmeans(v, 2) FROM kmbig) WHERE name = k;
+	END LOOP;
+END $$;
+RESET embed.simd;
+SELECT count(*) >= 1 AS tables, count(DISTINCT p) AS distinct_pca, count(DISTINCT c) AS distinct_kmeans
+FROM an_simd;
+
 --
 -- parallel aggregation must give the serial result
 --

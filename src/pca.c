@@ -1,11 +1,11 @@
 /*
  * pca.c — mean/covariance accumulation and a symmetric eigen-solver (pca.h).
  *
- * Why this shape: pca() over 100,000 x 768 rows does ~6e10 multiply-adds
+ * Why this shape: pca() over 100,000 x 768 rows does ~3e10 multiply-adds
  * to build the covariance, so rows are buffered PCA_BATCH at a time and
- * folded in with a blocked rank-k update (a 4 x 8 register tile, compiled
- * for AVX2+FMA where the CPU has it), which keeps the d x d matrix out of
- * the inner loop; every batch is centred on its own mean and merged with
+ * folded in with a blocked rank-k update (a 4 x 12 register tile, compiled
+ * for AVX2+FMA where embed.simd allows it), which keeps the d x d matrix
+ * out of the inner loop; every batch is centred on its own mean and merged with
  * Chan's formula, so the float8 sums stay accurate however far the data
  * sits from the origin.  The eigen-solver is the classic Householder + QL
  * pair, O(d^3) and independent of the eigenvalue gaps (power iteration
@@ -20,6 +20,7 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
+#include "kernels.h"
 #include "pca.h"
 
 PcaAccum *
@@ -54,7 +55,7 @@ pca_accum_add(PcaAccum *a, const float *x)
  * x (row stride dpad, a multiple of 12, padding zero): a 4 x 12 tile of c
  * lives in twelve 4-wide registers while the rows stream past, three loads
  * and four broadcasts feeding twelve multiply-adds.  One body, compiled
- * twice: portable, and with AVX2+FMA on x86-64 (picked at run time).
+ * twice: portable, and with AVX2+FMA on x86-64 (picked by use_avx2()).
  */
 typedef double v4d __attribute__((vector_size(32)));
 
@@ -227,18 +228,16 @@ pca_accum_merge(PcaAccum *a, const PcaAccum *b)
 #undef EIG_TARGET
 #endif
 
+/*
+ * The AVX2 copies run whenever embed.simd's kernel table is not the portable
+ * one (the avx2 and avx512 tables both require AVX2 and FMA), so that
+ * SET embed.simd = portable tests the portable copies.
+ */
 static bool
 use_avx2(void)
 {
 #ifdef HAVE_SYRK_AVX2
-	static int	have_avx2 = -1;
-
-	if (have_avx2 < 0)
-	{
-		__builtin_cpu_init();
-		have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-	}
-	return have_avx2;
+	return strcmp(embed_active_kernels->name, "portable") != 0;
 #else
 	return false;
 #endif
