@@ -33,6 +33,33 @@ SELECT vector_nearest('[1,1]', ARRAY['[0,0]', '[2,2]', '[0,0]']::vector[]),
        vector_nearest('[1,1]', ARRAY['[3,3]', '[2,2]', '[0,0]']::vector[]);
 -- duplicates count: the mean of three [0,0] and one [4,0]
 SELECT kmeans(v, 1) FROM (VALUES ('[0,0]'::vector), ('[0,0]'), ('[4,0]'), ('[0,0]')) t(v);
+-- centroids stored in a table (out of line: decoded once per query and
+-- stored array) label rows as the same arrays in memory do
+CREATE TABLE kmwide AS
+SELECT i, (SELECT array_agg((i % 3) * 10 + (j % 5) * 0.1 + (i % 7) * 0.01 ORDER BY j)
+           FROM generate_series(1, 300) j)::vector AS v
+FROM generate_series(1, 60) i;
+CREATE TABLE kmstored (id int, c vector[]);
+ALTER TABLE kmstored ALTER c SET STORAGE EXTERNAL;
+INSERT INTO kmstored SELECT 1, kmeans(v, 3) FROM kmwide;
+INSERT INTO kmstored
+SELECT 2, array_agg(x ORDER BY o DESC) FROM kmstored, unnest(c) WITH ORDINALITY u(x, o) WHERE id = 1;
+SELECT pg_relation_size(reltoastrelid) > 0 AS out_of_line FROM pg_class WHERE oid = 'kmstored'::regclass;
+SELECT s.id, count(*) AS labelled,
+       count(*) FILTER (WHERE vector_nearest(w.v, s.c) = vector_nearest(w.v, (s.c || '{}'::vector[]))) AS same,
+       count(DISTINCT vector_nearest(w.v, s.c)) AS clusters
+FROM kmwide w, kmstored s GROUP BY s.id ORDER BY s.id;
+-- both arrays in one scan, alternating: the cached matrix follows the argument
+SELECT count(*) FILTER (WHERE l[1] + l[2] = 4) AS mirrored, count(*) AS all_rows
+FROM (SELECT w.i, array_agg(vector_nearest(w.v, s.c) ORDER BY s.id) AS l
+      FROM kmwide w CROSS JOIN kmstored s GROUP BY w.i) t;
+-- and pca projections stored the same way
+CREATE TABLE pcstored (p vector[]);
+ALTER TABLE pcstored ALTER p SET STORAGE EXTERNAL;
+INSERT INTO pcstored SELECT pca(v, 2) FROM kmwide;
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE vector_project(w.v, s.p) = vector_project(w.v, s.p || '{}'::vector[])) AS same
+FROM kmwide w, pcstored s;
 -- no rows, only NULLs: NULL
 SELECT kmeans(v, 2) FROM km WHERE false;
 SELECT kmeans(v, 2) FROM km WHERE v IS NULL;

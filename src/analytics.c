@@ -23,6 +23,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "access/detoast.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "fmgr.h"
@@ -122,37 +123,95 @@ dense_from_floats(const DenseCodec *c, const float *x, int dim)
 }
 
 /*
- * The elements of a 1-D (or any) array of dense values, detoasted; NULL
- * elements and an empty array are errors.
+ * An array of dense values (centroids, a projection) as an m x dim float
+ * matrix.  NULL elements, an empty array and elements of different
+ * dimensions are errors.  An array stored out of line (read from a table
+ * column) is decoded once per query: the matrix is kept in fn_extra with the
+ * TOAST pointer it came from, so labelling a million rows against a stored
+ * array does not read the array a million times.
  */
-static DenseValue **
-array_elements(ArrayType *a, int *count, const char *what)
+typedef struct DenseMatrix
 {
+	bool		cached;			/* came from the on-disk value below */
+	struct varatt_external ptr;
+	int			m;
+	int			dim;
+	float	   *data;			/* m * dim */
+} DenseMatrix;
+
+static DenseMatrix *
+dense_matrix(FunctionCallInfo fcinfo, int argno, const DenseCodec *c, const char *what)
+{
+	Datum		raw = PG_GETARG_DATUM(argno);
+	struct varlena *rawp = (struct varlena *) DatumGetPointer(raw);
+	bool		ondisk = VARATT_IS_EXTERNAL_ONDISK(rawp);
+	struct varatt_external ptr;
+	DenseMatrix *mat = (DenseMatrix *) fcinfo->flinfo->fn_extra;
+	MemoryContext dest = ondisk ? fcinfo->flinfo->fn_mcxt : CurrentMemoryContext;
+	ArrayType  *a;
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
-	DenseValue **out;
 
+	if (ondisk)
+	{
+		VARATT_EXTERNAL_GET_POINTER(ptr, rawp);
+		if (mat != NULL && mat->cached && memcmp(&mat->ptr, &ptr, sizeof(ptr)) == 0)
+			return mat;
+	}
+
+	a = DatumGetArrayTypeP(raw);
 	get_typlenbyvalalign(ARR_ELEMTYPE(a), &typlen, &typbyval, &typalign);
 	deconstruct_array(a, ARR_ELEMTYPE(a), typlen, typbyval, typalign, &elems, &nulls, &n);
 	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the %s array is empty", what)));
-	out = palloc(sizeof(DenseValue *) * n);
+
+	/* a stored array's matrix lives as long as the function's FmgrInfo */
+	if (ondisk)
+	{
+		if (mat == NULL)
+			mat = fcinfo->flinfo->fn_extra =
+				MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(DenseMatrix));
+		else if (mat->data)
+			pfree(mat->data);
+		mat->cached = false;
+		mat->data = NULL;
+	}
+	else
+		mat = palloc0(sizeof(DenseMatrix));
 	for (int i = 0; i < n; i++)
 	{
+		DenseValue *v;
+
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("the %s array must not contain NULL", what)));
-		out[i] = (DenseValue *) embed_detoast_vector(elems[i]);
+		v = (DenseValue *) embed_detoast_vector(elems[i]);
+		if (i == 0)
+		{
+			mat->dim = v->dim;
+			mat->data = MemoryContextAllocHuge(dest, sizeof(float) * n * v->dim);
+		}
+		else
+			embed_check_same_dims(mat->dim, v->dim);
+		if (c->float_storage)
+			memcpy(mat->data + (Size) i * mat->dim, v->data, sizeof(float) * mat->dim);
+		else
+			c->decode(v->data, mat->data + (Size) i * mat->dim, mat->dim);
 	}
-	*count = n;
-	return out;
+	mat->m = n;
+	if (ondisk)
+	{
+		mat->ptr = ptr;
+		mat->cached = true;
+	}
+	return mat;
 }
 
 /* ---------------------------------------------------------------------
@@ -594,27 +653,22 @@ static inline Datum
 nearest(FunctionCallInfo fcinfo, const DenseCodec *c)
 {
 	DenseValue *v = (DenseValue *) embed_detoast_vector(PG_GETARG_DATUM(0));
-	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(1);
 	bool		cosine = parse_metric(fcinfo, 2);
-	float		xs[1024],
-				cs[1024];
+	DenseMatrix *cents = dense_matrix(fcinfo, 1, c, "centroid");
+	float		xs[1024];
 	const float *x;
-	DenseValue **cents;
-	int			m,
-				best = -1;
+	int			best = -1;
 	double		bestscore = 0;
 
-	cents = array_elements(a, &m, "centroid");
+	embed_check_same_dims(v->dim, cents->dim);
 	x = dense_read(c, v, xs, lengthof(xs));
 	if (cosine && embed_active_kernels->dot(x, x, v->dim) == 0)
 		PG_RETURN_NULL();		/* a zero vector is no nearer to any direction */
-	for (int j = 0; j < m; j++)
+	for (int j = 0; j < cents->m; j++)
 	{
-		const float *y;
+		const float *y = cents->data + (Size) j * cents->dim;
 		double		score;
 
-		embed_check_same_dims(v->dim, cents[j]->dim);
-		y = dense_read(c, cents[j], cs, lengthof(cs));
 		if (cosine)
 		{
 			double		nn = embed_active_kernels->dot(y, y, v->dim);
@@ -624,7 +678,6 @@ nearest(FunctionCallInfo fcinfo, const DenseCodec *c)
 		}
 		else
 			score = embed_active_kernels->l2sq(x, y, v->dim);
-		dense_read_done(c, y, cs);
 		if (score < DBL_MAX && (best < 0 || score < bestscore))
 		{
 			best = j;
@@ -886,35 +939,27 @@ static inline Datum
 project(FunctionCallInfo fcinfo, const DenseCodec *c)
 {
 	DenseValue *v = (DenseValue *) embed_detoast_vector(PG_GETARG_DATUM(0));
-	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+	DenseMatrix *p = dense_matrix(fcinfo, 1, embed_dense_vector, "projection");
 	float		xs[1024];
 	const float *x;
 	double	   *centred;
-	DenseValue **p;
-	int			m;
 	Vector	   *r;
 
-	p = array_elements(arr, &m, "projection");
-	if (m < 2)
+	if (p->m < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a projection is a mean and at least one axis"),
 				 errhint("Use the result of pca().")));
-	for (int j = 0; j < m; j++)
-		embed_check_same_dims(v->dim, p[j]->dim);
+	embed_check_same_dims(v->dim, p->dim);
 	x = dense_read(c, v, xs, lengthof(xs));
 	centred = palloc(sizeof(double) * v->dim);
-	{
-		const float *mean = (const float *) p[0]->data;
-
-		for (int i = 0; i < v->dim; i++)
-			centred[i] = (double) x[i] - mean[i];
-	}
+	for (int i = 0; i < v->dim; i++)
+		centred[i] = (double) x[i] - p->data[i];
 	dense_read_done(c, x, xs);
-	r = new_vector(m - 1);
-	for (int j = 1; j < m; j++)
+	r = new_vector(p->m - 1);
+	for (int j = 1; j < p->m; j++)
 	{
-		const float *axis = (const float *) p[j]->data;
+		const float *axis = p->data + (Size) j * p->dim;
 		double		y = 0;
 
 		for (int i = 0; i < v->dim; i++)
