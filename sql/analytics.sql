@@ -112,6 +112,12 @@ INSERT INTO pcx VALUES ('[-3,0,1]'), ('[3,0,1]'), ('[0,-1,1]'), ('[0,1,1]');
 SELECT pg_temp.r(p[1]) AS mean, pg_temp.r(p[2]) AS axis1, pg_temp.r(p[3]) AS axis2
 FROM (SELECT pca(v, 2) AS p FROM pcx) s;
 SELECT pg_temp.r(vector_project('[3,1,1]', (SELECT pca(v, 2) FROM pcx)));
+-- identical rows: no variance, the axes are the coordinate axes
+SELECT pca(v, 3) FROM (SELECT '[1,2,3]'::vector FROM generate_series(1, 5)) t(v);
+-- exact small case (variances 1/2 and 1/6 along (1,0,-1) and (1,0,1)); no negative zeros
+SELECT pg_temp.r(p[1]) AS mean, pg_temp.r(p[2]) AS axis1, pg_temp.r(p[3]) AS axis2,
+       p::text !~ '-0[],]' AS no_negative_zero
+FROM (SELECT pca(v, 2) AS p FROM (VALUES ('[1,2,3]'::vector), ('[2,2,3]'), ('[1,2,4]')) t(v)) s;
 -- the same for halfvec input (the result stays vector[])
 SELECT pg_temp.r(p[2]) AS axis, pg_typeof(p) FROM (SELECT pca(v::halfvec, 1) AS p FROM pc) s;
 SELECT pg_temp.r(vector_project('[3,1,1]'::halfvec, (SELECT pca(v, 2) FROM pcx)));

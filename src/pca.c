@@ -291,8 +291,9 @@ embed_sym_eigen(double *a, int n, double *w, double *vecs)
 		for (int k = 0; k < n; k++)
 			if (fabs(col[k]) > fabs(col[big]))
 				big = k;
+		/* (+ 0.0 turns a negated zero into a plain one) */
 		for (int k = 0; k < n; k++)
-			out[k] = col[big] < 0 ? -col[k] : col[k];
+			out[k] = (col[big] < 0 ? -col[k] : col[k]) + 0.0;
 	}
 	pfree(d);
 	pfree(e);
