@@ -107,7 +107,7 @@ syrk_portable(double *c, const double *x, int nrows, int dpad)
 SYRK_BODY
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define HAVE_SYRK_AVX2 1
+#define HAVE_PCA_AVX2 1
 __attribute__((target("avx2,fma")))
 static void
 syrk_avx2(double *c, const double *x, int nrows, int dpad)
@@ -119,7 +119,7 @@ static bool use_avx2(void);
 static void
 syrk_upper(double *c, const double *x, int nrows, int dpad)
 {
-#ifdef HAVE_SYRK_AVX2
+#ifdef HAVE_PCA_AVX2
 	if (use_avx2())
 	{
 		syrk_avx2(c, x, nrows, dpad);
@@ -220,7 +220,7 @@ pca_accum_merge(PcaAccum *a, const PcaAccum *b)
 #undef EIG_SUFFIX
 #undef EIG_TARGET
 
-#ifdef HAVE_SYRK_AVX2
+#ifdef HAVE_PCA_AVX2
 #define EIG_SUFFIX(name) name##_avx2
 #define EIG_TARGET __attribute__((target("avx2,fma")))
 #include "pca_eigen.inc"
@@ -236,7 +236,7 @@ pca_accum_merge(PcaAccum *a, const PcaAccum *b)
 static bool
 use_avx2(void)
 {
-#ifdef HAVE_SYRK_AVX2
+#ifdef HAVE_PCA_AVX2
 	return strcmp(embed_active_kernels->name, "portable") != 0;
 #else
 	return false;
@@ -255,7 +255,7 @@ embed_sym_eigen(double *a, int n, double *w, double *vecs)
 	double	   *v = a;
 
 	/* a is symmetric: row-major and column-major are the same matrix */
-#ifdef HAVE_SYRK_AVX2
+#ifdef HAVE_PCA_AVX2
 	if (use_avx2())
 	{
 		tred2_avx2(v, n, d, e);
