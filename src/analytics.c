@@ -136,7 +136,8 @@ typedef struct DenseMatrix
 	struct varatt_external ptr;
 	int			m;
 	int			dim;
-	float	   *data;			/* m * dim */
+	const float **rows;			/* m: each element's floats */
+	float	   *data;			/* m * dim, when the floats had to be copied */
 } DenseMatrix;
 
 static DenseMatrix *
@@ -177,13 +178,20 @@ dense_matrix(FunctionCallInfo fcinfo, int argno, const DenseCodec *c, const char
 		if (mat == NULL)
 			mat = fcinfo->flinfo->fn_extra =
 				MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(DenseMatrix));
-		else if (mat->data)
-			pfree(mat->data);
+		else
+		{
+			if (mat->data)
+				pfree(mat->data);
+			if (mat->rows)
+				pfree(mat->rows);
+		}
 		mat->cached = false;
 		mat->data = NULL;
+		mat->rows = NULL;
 	}
 	else
 		mat = palloc0(sizeof(DenseMatrix));
+	mat->rows = MemoryContextAlloc(dest, sizeof(float *) * n);
 	for (int i = 0; i < n; i++)
 	{
 		DenseValue *v;
@@ -196,14 +204,24 @@ dense_matrix(FunctionCallInfo fcinfo, int argno, const DenseCodec *c, const char
 		if (i == 0)
 		{
 			mat->dim = v->dim;
-			mat->data = MemoryContextAllocHuge(dest, sizeof(float) * n * v->dim);
+			/* float4 elements of an array in memory are used where they lie */
+			if (ondisk || !c->float_storage)
+				mat->data = MemoryContextAllocHuge(dest, sizeof(float) * n * v->dim);
 		}
 		else
 			embed_check_same_dims(mat->dim, v->dim);
-		if (c->float_storage)
-			memcpy(mat->data + (Size) i * mat->dim, v->data, sizeof(float) * mat->dim);
+		if (mat->data == NULL)
+			mat->rows[i] = (const float *) v->data;
 		else
-			c->decode(v->data, mat->data + (Size) i * mat->dim, mat->dim);
+		{
+			float	   *row = mat->data + (Size) i * mat->dim;
+
+			if (c->float_storage)
+				memcpy(row, v->data, sizeof(float) * mat->dim);
+			else
+				c->decode(v->data, row, mat->dim);
+			mat->rows[i] = row;
+		}
 	}
 	mat->m = n;
 	if (ondisk)
@@ -666,7 +684,7 @@ nearest(FunctionCallInfo fcinfo, const DenseCodec *c)
 		PG_RETURN_NULL();		/* a zero vector is no nearer to any direction */
 	for (int j = 0; j < cents->m; j++)
 	{
-		const float *y = cents->data + (Size) j * cents->dim;
+		const float *y = cents->rows[j];
 		double		score;
 
 		if (cosine)
@@ -954,12 +972,12 @@ project(FunctionCallInfo fcinfo, const DenseCodec *c)
 	x = dense_read(c, v, xs, lengthof(xs));
 	centred = palloc(sizeof(double) * v->dim);
 	for (int i = 0; i < v->dim; i++)
-		centred[i] = (double) x[i] - p->data[i];
+		centred[i] = (double) x[i] - p->rows[0][i];
 	dense_read_done(c, x, xs);
 	r = new_vector(p->m - 1);
 	for (int j = 1; j < p->m; j++)
 	{
-		const float *axis = p->data + (Size) j * p->dim;
+		const float *axis = p->rows[j];
 		double		y = 0;
 
 		for (int i = 0; i < v->dim; i++)
