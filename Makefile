@@ -32,6 +32,8 @@ OBJS = \
 	src/check.o \
 	src/kmeans.o \
 	src/retrieval.o \
+	src/pca.o \
+	src/analytics.o \
 	src/rabitq.o \
 	src/hnsw/hnsw.o \
 	src/hnsw/hnswbuild.o \
@@ -64,7 +66,8 @@ SQL_PARTS = \
 	src/sql/vector_helpers.sql \
 	src/sql/check.sql \
 	src/sql/recall.sql \
-	src/sql/retrieval.sql
+	src/sql/retrieval.sql \
+	src/sql/analytics.sql
 
 # The fragments whose objects are new since 0.1.0, in order: the upgrade
 # script.  Earlier install scripts are kept, as released, in src/sql/history.
@@ -75,7 +78,8 @@ SQL_NEW_0_2_0 = \
 	src/sql/bit.sql \
 	src/sql/vector_helpers.sql \
 	src/sql/check.sql \
-	src/sql/retrieval.sql
+	src/sql/retrieval.sql \
+	src/sql/analytics.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.1.0--0.2.0.sql
 DATA = src/sql/history/$(EXTENSION)--0.1.0.sql
@@ -96,7 +100,7 @@ VECTOR_MARK = embed-as-vector:
 EXTRA_CLEAN = $(VECTOR_DATA)
 
 # pg_regress suites: sql/NAME.sql -> expected/NAME.out
-REGRESS = vector_io vector_cast vector_ops vector_func aggregate kernels errors hnsw ivf bit halfvec sparsevec amvalidate retrieval
+REGRESS = vector_io vector_cast vector_ops vector_func aggregate kernels errors hnsw ivf bit halfvec sparsevec amvalidate retrieval analytics
 
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -118,7 +122,7 @@ include $(PGXS)
 endif
 
 # PGXS tracks no header dependencies: rebuild everything when a header changes.
-$(OBJS): $(wildcard src/*.h src/*/*.h) $(BUILD_STAMP)
+$(OBJS): $(wildcard src/*.h src/*.inc src/*/*.h) $(BUILD_STAMP)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@

@@ -47,7 +47,8 @@ dist(const float *a, const float *b, int d)
 
 /* k-means++ over the first m points (the sample is in random order) */
 static void
-seed_centroids(const float *points, int m, int d, int k, uint64 *rng, float *centroids)
+seed_centroids(const float *points, const float *w, int m, int d, int k, uint64 *rng,
+			   float *centroids)
 {
 	float	   *mind = palloc(sizeof(float) * m);
 	double		total = 0;
@@ -57,7 +58,7 @@ seed_centroids(const float *points, int m, int d, int k, uint64 *rng, float *cen
 	for (int i = 0; i < m; i++)
 	{
 		mind[i] = embed_active_kernels->l2sq(points + (Size) i * d, centroids, d);
-		total += mind[i];
+		total += w ? w[i] * mind[i] : mind[i];
 	}
 
 	for (int j = 1; j < k; j++)
@@ -73,7 +74,7 @@ seed_centroids(const float *points, int m, int d, int k, uint64 *rng, float *cen
 
 			for (int i = 0; i < m; i++)
 			{
-				acc += mind[i];
+				acc += w ? w[i] * mind[i] : mind[i];
 				if (acc > target && mind[i] > 0)
 				{
 					pick = i;
@@ -92,7 +93,7 @@ seed_centroids(const float *points, int m, int d, int k, uint64 *rng, float *cen
 
 			if (s < mind[i])
 				mind[i] = s;
-			total += mind[i];
+			total += w ? w[i] * mind[i] : mind[i];
 		}
 	}
 	pfree(mind);
@@ -214,21 +215,39 @@ kmeans_step(KmeansState *st, int phase, int i0, int i1)
 
 /* the clusters' sums and sizes, from the assignments in point order */
 static void
-recount(KmeansState *st, float *sums, int *count)
+recount(KmeansState *st, float *sums, int *count, double *wsum)
 {
 	int			d = st->dim;
 
 	memset(sums, 0, (Size) st->k * d * sizeof(float));
 	memset(count, 0, sizeof(int) * st->k);
+	if (st->weights)
+		memset(wsum, 0, sizeof(double) * st->k);
 	for (int i = 0; i < st->n; i++)
 	{
 		const float *x = st->points + (Size) i * d;
 		float	   *s = sums + (Size) st->assign[i] * d;
 
 		count[st->assign[i]]++;
-		for (int t = 0; t < d; t++)
-			s[t] += x[t];
+		if (st->weights)
+		{
+			float		w = st->weights[i];
+
+			wsum[st->assign[i]] += w;
+			for (int t = 0; t < d; t++)
+				s[t] += w * x[t];
+		}
+		else
+			for (int t = 0; t < d; t++)
+				s[t] += x[t];
 	}
+}
+
+/* 1 / the weight of cluster j */
+static inline float
+inverse_weight(const KmeansState *st, const int *count, const double *wsum, int j)
+{
+	return st->weights ? (float) (1.0 / wsum[j]) : 1.0f / count[j];
 }
 
 static int
@@ -252,6 +271,7 @@ kmeans_run(KmeansState *st, bool spherical, uint64 seed, int max_iter,
 	float	   *sums = MemoryContextAllocHuge(CurrentMemoryContext, csize);
 	float	   *oldc = MemoryContextAllocHuge(CurrentMemoryContext, csize);
 	int		   *count = palloc0(sizeof(int) * k);
+	double	   *wsum = palloc0(sizeof(double) * k);
 	int			changed = 1;
 
 	Assert(n >= 1 && k >= 1 && k <= n);
@@ -261,7 +281,7 @@ kmeans_run(KmeansState *st, bool spherical, uint64 seed, int max_iter,
 	st->maxmove = 0;
 
 	m = Max(m, k);
-	seed_centroids(st->points, m, d, k, &rng, st->centroids);
+	seed_centroids(st->points, st->weights, m, d, k, &rng, st->centroids);
 	if (spherical)
 		for (int j = 0; j < k; j++)
 			embed_l2_normalize(st->centroids + (Size) j * d, d);
@@ -273,7 +293,7 @@ kmeans_run(KmeansState *st, bool spherical, uint64 seed, int max_iter,
 
 	/* first assignment: exact, and it sets both bounds */
 	run_phase(st, KMEANS_PHASE_ASSIGN, runner, arg);
-	recount(st, sums, count);
+	recount(st, sums, count, wsum);
 
 	for (int iter = 0; iter < max_iter; iter++)
 	{
@@ -287,7 +307,7 @@ kmeans_run(KmeansState *st, bool spherical, uint64 seed, int max_iter,
 
 			if (count[j] > 0)
 			{
-				float		inv = 1.0f / count[j];
+				float		inv = inverse_weight(st, count, wsum, j);
 
 				for (int t = 0; t < d; t++)
 					c[t] = sums[(Size) j * d + t] * inv;
@@ -329,7 +349,7 @@ kmeans_run(KmeansState *st, bool spherical, uint64 seed, int max_iter,
 		changed = run_phase(st, KMEANS_PHASE_ROUND, runner, arg);
 		if (changed == 0)
 			break;
-		recount(st, sums, count);
+		recount(st, sums, count, wsum);
 	}
 
 	/* the means of the final assignment, when the last round still moved points */
@@ -341,8 +361,12 @@ kmeans_run(KmeansState *st, bool spherical, uint64 seed, int max_iter,
 
 			if (count[j] == 0)
 				continue;
-			for (int t = 0; t < d; t++)
-				c[t] = sums[(Size) j * d + t] / count[j];
+			if (st->weights)
+				for (int t = 0; t < d; t++)
+					c[t] = sums[(Size) j * d + t] * inverse_weight(st, count, wsum, j);
+			else
+				for (int t = 0; t < d; t++)
+					c[t] = sums[(Size) j * d + t] / count[j];
 			if (spherical)
 				embed_l2_normalize(c, d);
 		}
@@ -350,11 +374,19 @@ kmeans_run(KmeansState *st, bool spherical, uint64 seed, int max_iter,
 	pfree(sums);
 	pfree(oldc);
 	pfree(count);
+	pfree(wsum);
 }
 
 void
 kmeans(const float *points, int n, int dim, int k, bool spherical,
 	   uint64 seed, int max_iter, float *centroids)
+{
+	kmeans_weighted(points, NULL, n, dim, k, spherical, seed, max_iter, centroids);
+}
+
+void
+kmeans_weighted(const float *points, const float *weights, int n, int dim, int k,
+				bool spherical, uint64 seed, int max_iter, float *centroids)
 {
 	KmeansState st;
 
@@ -363,6 +395,7 @@ kmeans(const float *points, int n, int dim, int k, bool spherical,
 	st.dim = dim;
 	st.k = k;
 	st.points = points;
+	st.weights = weights;
 	st.xnorms = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * n);
 	st.assign = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int) * n);
 	st.upper = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * n);

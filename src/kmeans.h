@@ -27,6 +27,15 @@ extern void kmeans(const float *points, int n, int dim, int k, bool spherical,
 				   uint64 seed, int max_iter, float *centroids);
 
 /*
+ * kmeans() of weighted points: point i counts weights[i] times (>= 1; the
+ * SQL kmeans() aggregate clusters distinct rows weighted by how often each
+ * occurs), in the seeding's D^2 choice and in the means alike.
+ */
+extern void kmeans_weighted(const float *points, const float *weights, int n, int dim,
+							int k, bool spherical, uint64 seed, int max_iter,
+							float *centroids);
+
+/*
  * Index of the centroid nearest to x by L2 (ties: the lowest index);
  * cnorms[j] = |centroid j|^2 (kmeans_norms).  Computed as the argmin of
  * |c|^2 - 2 <x, c>, several centroids per pass over x.
@@ -52,6 +61,7 @@ typedef struct KmeansState
 	int			dim;
 	int			k;
 	const float *points;		/* n * dim */
+	const float *weights;		/* n, or NULL: every point weighs 1 */
 	float	   *xnorms;			/* n: |x|^2 */
 	int		   *assign;			/* n: cluster of each point */
 	float	   *upper;			/* n: bound on the distance to its centroid */

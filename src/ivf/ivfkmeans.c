@@ -89,6 +89,7 @@ km_attach(KmShared *sh, KmLayout *l, KmeansState *st)
 	st->dim = sh->d;
 	st->k = sh->k;
 	st->points = (float *) (base + l->points);
+	st->weights = NULL;
 	st->xnorms = (float *) (base + l->xnorms);
 	st->assign = (int *) (base + l->assign);
 	st->upper = (float *) (base + l->upper);
