@@ -154,7 +154,22 @@ SELECT pg_temp.sqlerr($$CREATE INDEX ON huge USING ivfflat (b bit_hamming_ops) W
 CREATE TABLE big (id int, b bit(64000));
 INSERT INTO big SELECT i, (repeat('0', i) || repeat('1', 64000 - i))::bit(64000) FROM generate_series(1, 3) i;
 CREATE INDEX big_ivf ON big USING ivfflat (b bit_hamming_ops) WITH (lists = 1);
+-- hnsw has the same limit (the type layer's): a declared size above it, or
+-- a value above it under an expression of undeclared size, is ERROR 54000
+CREATE TABLE huge2 (id int, b bit(70000));
+SELECT pg_temp.sqlerr($$CREATE INDEX ON huge2 USING hnsw (b bit_hamming_ops)$$);
+SELECT pg_temp.sqlerr($$CREATE INDEX ON huge USING hnsw (b bit_jaccard_ops)$$);
+CREATE INDEX huge2_expr ON huge2 USING hnsw ((set_bit(b, 0, 1)) bit_hamming_ops);
+SELECT pg_temp.sqlerr($$INSERT INTO huge2 VALUES (1, repeat('01', 35000)::bit(70000))$$);
+DROP INDEX huge2_expr;
+INSERT INTO huge2 VALUES (1, repeat('01', 35000)::bit(70000));
+SELECT pg_temp.sqlerr($$CREATE INDEX ON huge2 USING hnsw ((set_bit(b, 0, 1)) bit_hamming_ops)$$);
+-- 64,000 bits build
+CREATE INDEX big_h ON big USING hnsw (b bit_hamming_ops);
+SET enable_seqscan = off;
+SELECT id FROM big ORDER BY b <~> repeat('1', 64000)::bit(64000) LIMIT 1;
+RESET enable_seqscan;
 SELECT id, b <~> repeat('1', 64000)::bit(64000) AS d FROM big ORDER BY b <~> repeat('1', 64000)::bit(64000);
 RESET ivfflat.probes;
 RESET enable_seqscan;
-DROP TABLE bq, bits, wide, huge, big;
+DROP TABLE bq, bits, wide, huge, huge2, big;

@@ -323,6 +323,86 @@ SELECT pages > 0 AS checked FROM embed_index_check('hv_rand_rcos');
 RESET ivfflat.probes;
 RESET ivfrabitq.probes;
 DROP TABLE hv_rand;
+-- ivfflat keeps halfvec entries as halves (2 bytes per dimension, on-disk
+-- version 2): the same rows and distances as an exact scan with every list
+-- probed, at 768 and 4,000 dimensions; index about half a vector one's size
+CREATE FUNCTION pg_temp.rows(stmt text) RETURNS text[] LANGUAGE plpgsql AS $$
+DECLARE r text[];
+BEGIN
+	EXECUTE format('SELECT ARRAY(SELECT id || '':'' || d FROM (%s) s)', stmt) INTO r;
+	RETURN r;
+END $$;
+CREATE FUNCTION pg_temp.rows_exact(stmt text) RETURNS text[] LANGUAGE sql
+	SET enable_indexscan = off SET enable_bitmapscan = off SET enable_seqscan = on
+	AS $$ SELECT pg_temp.rows(stmt) $$;
+CREATE FUNCTION pg_temp.rows_index(stmt text, idx text) RETURNS text[] LANGUAGE plpgsql
+	SET enable_seqscan = off SET enable_bitmapscan = off SET enable_indexscan = on AS $$
+DECLARE line text;
+BEGIN
+	FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || stmt LOOP
+		IF line LIKE '%Index Scan using ' || idx || ' on %' THEN
+			RETURN pg_temp.rows(stmt);
+		END IF;
+	END LOOP;
+	RAISE EXCEPTION 'index % not used by: %', idx, stmt;
+END $$;
+SELECT setseed(0.5);
+CREATE TABLE hv768 AS SELECT i AS id,
+	(SELECT array_agg((random() * 2 - 1)::real) FROM generate_series(1, 768) WHERE i > 0)::halfvec(768) AS v
+FROM generate_series(1, 480) i;
+CREATE TABLE v768 AS SELECT id, v::vector(768) AS v FROM hv768;
+CREATE INDEX hv768_l2 ON hv768 USING ivfflat (v halfvec_l2_ops) WITH (lists = 8);
+CREATE INDEX hv768_ip ON hv768 USING ivfflat (v halfvec_ip_ops) WITH (lists = 8);
+CREATE INDEX hv768_cos ON hv768 USING ivfflat (v halfvec_cosine_ops) WITH (lists = 8);
+CREATE INDEX v768_l2 ON v768 USING ivfflat (v vector_l2_ops) WITH (lists = 8);
+-- rows added after the build go in as halves too
+INSERT INTO hv768 SELECT i AS id,
+	(SELECT array_agg((random() * 2 - 1)::real) FROM generate_series(1, 768) WHERE i > 0)::halfvec(768) AS v
+FROM generate_series(1001, 1060) i;
+SET ivfflat.probes = 8;
+SELECT op, bool_and(pg_temp.rows_index(stmt, idx) = pg_temp.rows_exact(stmt)) AS same_rows_and_distances,
+       min(cardinality(pg_temp.rows_exact(stmt))) AS n
+FROM (VALUES ('hv768_l2', '<->'), ('hv768_ip', '<#>'), ('hv768_cos', '<=>')) o(idx, op),
+     (SELECT v FROM hv768 WHERE id % 60 = 5) q,
+     LATERAL format('SELECT id, v %s %L::halfvec AS d FROM hv768 ORDER BY v %s %L::halfvec LIMIT 20',
+                    op, q.v, op, q.v) stmt
+GROUP BY op ORDER BY op;
+SELECT tuples, heap_rows FROM embed_index_check('hv768_l2');
+SELECT tuples FROM embed_index_check('hv768_cos');
+-- 768 halves are 1,544-byte entries (5 a page), 768 floats 3,080 (2 a page);
+-- both indexes were built over the same 480 rows into 8 lists
+SELECT round(pg_relation_size('hv768_l2')::numeric / pg_relation_size('v768_l2'), 2)
+	BETWEEN 0.35 AND 0.55 AS about_half;
+DROP TABLE hv768, v768;
+-- 4,000 dimensions (pgvector's halfvec limit for ivfflat) and the new
+-- limit, 4,072: one entry a page
+SELECT setseed(0.75);
+CREATE TABLE hv4000 AS SELECT i AS id,
+	(SELECT array_agg((random() * 2 - 1)::real) FROM generate_series(1, 4000) WHERE i > 0)::halfvec(4000) AS v
+FROM generate_series(1, 64) i;
+CREATE INDEX hv4000_l2 ON hv4000 USING ivfflat (v halfvec_l2_ops) WITH (lists = 4);
+CREATE INDEX hv4000_cos ON hv4000 USING ivfflat (v halfvec_cosine_ops) WITH (lists = 4);
+SET ivfflat.probes = 4;
+SELECT op, bool_and(pg_temp.rows_index(stmt, idx) = pg_temp.rows_exact(stmt)) AS same_rows_and_distances
+FROM (VALUES ('hv4000_l2', '<->'), ('hv4000_cos', '<=>')) o(idx, op),
+     (SELECT v FROM hv4000 WHERE id % 16 = 3) q,
+     LATERAL format('SELECT id, v %s %L::halfvec AS d FROM hv4000 ORDER BY v %s %L::halfvec LIMIT 10',
+                    op, q.v, op, q.v) stmt
+GROUP BY op ORDER BY op;
+SELECT tuples FROM embed_index_check('hv4000_l2');
+DROP TABLE hv4000;
+CREATE TABLE hv4072 (id int, v halfvec(4072));
+INSERT INTO hv4072 SELECT i, array_fill(i::real, ARRAY[4072]) FROM generate_series(1, 3) i;
+CREATE INDEX hv4072_l2 ON hv4072 USING ivfflat (v halfvec_l2_ops) WITH (lists = 1);
+SET enable_seqscan = off;
+SELECT id FROM hv4072 ORDER BY v <-> array_fill(2.2::real, ARRAY[4072])::halfvec LIMIT 5;
+RESET enable_seqscan;
+CREATE TABLE hv4073 (id int, v halfvec(4073));
+SELECT pg_temp.sqlerr($$CREATE INDEX ON hv4073 USING ivfflat (v halfvec_l2_ops)$$);
+-- ivfrabitq keeps codes, not values: larger halfvecs are fine there
+CREATE INDEX hv4073_r ON hv4073 USING ivfrabitq (v halfvec_l2_ops) WITH (lists = 1);
+RESET ivfflat.probes;
+DROP TABLE hv4072, hv4073;
 -- ivf takes only the l2, inner product and cosine distances of dense types
 SELECT pg_temp.sqlerr($$CREATE INDEX ON hv_t USING ivfflat (v halfvec_l1_ops)$$);
 DROP TABLE hv_t;

@@ -108,6 +108,24 @@ vector_value_size(int dim)
 	return VECTOR_SIZE(dim);
 }
 
+static Size
+vector_packed_size(int dim)
+{
+	return sizeof(float) * dim;
+}
+
+static const void *
+vector_packed(const void *value)
+{
+	return ((const Vector *) value)->x;
+}
+
+static void
+vector_packed_to_float(const void *packed, int dim, float *out)
+{
+	memcpy(out, packed, sizeof(float) * dim);
+}
+
 const EmbedType embed_type_vector = {
 	.name = "vector",
 	.max_dim = VECTOR_MAX_DIM,
@@ -119,7 +137,10 @@ const EmbedType embed_type_vector = {
 	.value_size = vector_value_size,
 	.to_float = vector_to_float,
 	.float_view = vector_float_view,
-	.distance = vector_distance
+	.distance = vector_distance,
+	.packed_size = vector_packed_size,
+	.packed = vector_packed,
+	.packed_to_float = vector_packed_to_float
 };
 
 /* ---------- halfvec: binary16 components, decoded to float32 ---------- */
@@ -174,6 +195,24 @@ halfvec_value_size(int dim)
 	return offsetof(HalfVec, x) + sizeof(uint16) * dim;
 }
 
+static Size
+halfvec_packed_size(int dim)
+{
+	return sizeof(uint16) * dim;
+}
+
+static const void *
+halfvec_packed(const void *value)
+{
+	return ((const HalfVec *) value)->x;
+}
+
+static void
+halfvec_packed_to_float(const void *packed, int dim, float *out)
+{
+	embed_active_kernels->half_to_float((const uint16 *) packed, out, dim);
+}
+
 const EmbedType embed_type_halfvec = {
 	.name = "halfvec",
 	.max_dim = HALFVEC_MAX_DIM,
@@ -185,7 +224,10 @@ const EmbedType embed_type_halfvec = {
 	.value_size = halfvec_value_size,
 	.to_float = halfvec_to_float,
 	.float_view = NULL,
-	.distance = halfvec_distance
+	.distance = halfvec_distance,
+	.packed_size = halfvec_packed_size,
+	.packed = halfvec_packed,
+	.packed_to_float = halfvec_packed_to_float
 };
 
 /*
@@ -257,6 +299,18 @@ bit_value_size(int dim)
 	return VARBITTOTALLEN(dim);
 }
 
+static Size
+bit_packed_size(int dim)
+{
+	return (dim + BITS_PER_BYTE - 1) / BITS_PER_BYTE;
+}
+
+static const void *
+bit_packed(const void *value)
+{
+	return VARBITS((const VarBit *) value);
+}
+
 const EmbedType embed_type_bit = {
 	.name = "bit",
 	.max_dim = VARBITMAXLEN,
@@ -267,7 +321,10 @@ const EmbedType embed_type_bit = {
 	.value_size = bit_value_size,
 	.to_float = bit_to_float,
 	.float_view = NULL,
-	.distance = bit_distance
+	.distance = bit_distance,
+	.packed_size = bit_packed_size,
+	.packed = bit_packed,
+	.packed_to_float = NULL
 };
 
 /*
@@ -303,6 +360,53 @@ embed_jaccard_distance(PG_FUNCTION_ARGS)
 
 	check_same_bits(a, b);
 	PG_RETURN_FLOAT8(bit_distance(EMBED_METRIC_JACCARD, a, b));
+}
+
+/* ---------- queries against packed values ---------- */
+
+void
+embed_packed_query(EmbedPackedQuery *pq, EmbedOpclass oc, const void *value)
+{
+	const EmbedType *type = oc.type;
+
+	Assert(type != NULL && type->packed != NULL);
+	memset(pq, 0, sizeof(*pq));
+	pq->oc = oc;
+	pq->dim = type->dims(value);
+	pq->packed = type->packed(value);
+	if (type->dense)
+	{
+		if (type->float_view != NULL)
+			pq->x = type->float_view(value);
+		else
+		{
+			float	   *x = palloc(sizeof(float) * Max(pq->dim, 1));
+
+			type->to_float(value, x);
+			pq->x = x;
+			pq->scratch = palloc(sizeof(float) * Max(pq->dim, 1));
+		}
+	}
+}
+
+double
+embed_packed_distance(const EmbedPackedQuery *pq, const void *packed)
+{
+	const EmbedType *type = pq->oc.type;
+
+	if (!type->dense)
+	{
+		/* bit: the two bit strings' bytes */
+		Size		nbytes = type->packed_size(pq->dim);
+
+		if (pq->oc.metric == EMBED_METRIC_HAMMING)
+			return embed_hamming(pq->packed, packed, nbytes);
+		return embed_jaccard(pq->packed, packed, nbytes);
+	}
+	if (pq->scratch == NULL)
+		return embed_metric_dense(pq->oc.metric, pq->x, (const float *) packed, pq->dim);
+	type->packed_to_float(packed, pq->dim, pq->scratch);
+	return embed_metric_dense(pq->oc.metric, pq->x, pq->scratch, pq->dim);
 }
 
 /* ---------- resolving an opclass ---------- */

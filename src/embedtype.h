@@ -57,6 +57,18 @@ typedef struct EmbedType
 	const float *(*float_view) (const void *value);
 	/* distance between two detoasted values of the same dimensions */
 	double		(*distance) (EmbedMetric metric, const void *a, const void *b);
+
+	/*
+	 * The packed form: a value's components without its header, exactly as
+	 * the value stores them (vector: float32, halfvec: binary16, bit: the
+	 * bit bytes), for index entries that keep values in a fixed number of
+	 * bytes per dimension count.  packed_size(dim) bytes from packed(value);
+	 * NULL for types without one (sparsevec).
+	 */
+	Size		(*packed_size) (int dim);
+	const void *(*packed) (const void *value);
+	/* packed components as float32 into out[dim]: dense types, else NULL */
+	void		(*packed_to_float) (const void *packed, int dim, float *out);
 } EmbedType;
 
 extern const EmbedType embed_type_vector;
@@ -80,6 +92,27 @@ extern EmbedOpclass embed_opclass_of(FmgrInfo *distproc);
  * false when the caller must go through fmgr (which also raises the errors).
  */
 extern bool embed_distance_direct(EmbedOpclass oc, Datum a, Datum b, double *dist);
+
+/*
+ * A query against values in packed form (index entries): prepared once per
+ * scan, so the query is decoded once, then compared with each entry by the
+ * type's kernels.  Dense types: the entry is decoded (in place when packed
+ * as float32) and measured with embed_metric_dense against the query's
+ * float32 components, the kernels `distance` uses, so a distance equals the
+ * operator's; bit: the bytes are compared directly.
+ */
+typedef struct EmbedPackedQuery
+{
+	EmbedOpclass oc;
+	int			dim;
+	const float *x;				/* dense: the query's components as float32 */
+	const void *packed;			/* the query's packed form */
+	float	   *scratch;		/* dense, not packed as float32: dim floats */
+} EmbedPackedQuery;
+
+/* value: a detoasted value of oc's type (palloc's in the current context) */
+extern void embed_packed_query(EmbedPackedQuery *pq, EmbedOpclass oc, const void *value);
+extern double embed_packed_distance(const EmbedPackedQuery *pq, const void *packed);
 
 /* A metric over float32 arrays, with the active kernels (dense metrics only). */
 extern double embed_metric_dense(EmbedMetric metric, const float *a, const float *b, int n);

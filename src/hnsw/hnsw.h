@@ -279,6 +279,7 @@ extern Size hnsw_compact_header(uint8 flags);
 extern Datum hnsw_full_value(Datum stored, uint8 form);
 extern Datum hnsw_candidate_full(HnswCandidate *c);
 extern Datum hnsw_as_vector(HnswIndexInfo *info, Datum value);
+extern void hnsw_check_dims(EmbedOpclass oc, int dim);
 extern double hnsw_compact_distance(HnswIndexInfo *info, Datum query, double *qnorm,
 									Datum stored, uint8 form, float *scratch, bool *exact);
 extern double hnsw_order_value(HnswIndexInfo *info, double dist);

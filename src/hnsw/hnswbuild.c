@@ -299,6 +299,10 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
 
 	hnsw_build_options(index, &m, &efc);
+	/* a declared size over the type layer's limit fails before any row is read */
+	if (TupleDescAttr(RelationGetDescr(index), 0)->atttypmod > 0)
+		hnsw_check_dims(embed_opclass_of(index_getprocinfo(index, 1, HNSW_DISTANCE_PROC)),
+						TupleDescAttr(RelationGetDescr(index), 0)->atttypmod);
 
 	/* metapage, then the graph; WAL for all of it at the end */
 	buf = hnsw_new_buffer(index, MAIN_FORKNUM);
@@ -371,6 +375,10 @@ hnswbuildempty(Relation index)
 				efc;
 
 	hnsw_build_options(index, &m, &efc);
+	/* a declared size over the type layer's limit fails before any row is read */
+	if (TupleDescAttr(RelationGetDescr(index), 0)->atttypmod > 0)
+		hnsw_check_dims(embed_opclass_of(index_getprocinfo(index, 1, HNSW_DISTANCE_PROC)),
+						TupleDescAttr(RelationGetDescr(index), 0)->atttypmod);
 	buf = hnsw_new_buffer(index, INIT_FORKNUM);
 	START_CRIT_SECTION();
 	init_metapage(BufferGetPage(buf), m, efc);

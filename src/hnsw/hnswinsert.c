@@ -198,6 +198,8 @@ hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid)
 	uint8		form;
 	HnswStore  *topstore = NULL;	/* holding its new-top turn */
 
+	if (info->oc.type != NULL)
+		hnsw_check_dims(info->oc, info->oc.type->dims(DatumGetPointer(value)));
 	if (info->normproc != NULL &&
 		DatumGetFloat8(FunctionCall1Coll(info->normproc, info->collation, value)) == 0)
 		return false;

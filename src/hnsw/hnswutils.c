@@ -104,6 +104,21 @@ hnsw_distance(HnswIndexInfo *info, Datum a, Datum b)
 }
 
 /*
+ * The type layer's limit on indexed dimensions (EmbedType.max_index_dim),
+ * for the types whose own limit is higher (bit strings: 64,000 bits).  The
+ * same check and message as ivf's; nothing to check for an opclass whose
+ * distance is not one of embed's.
+ */
+void
+hnsw_check_dims(EmbedOpclass oc, int dim)
+{
+	if (oc.type != NULL && dim > oc.type->max_index_dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("column cannot have more than %d dimensions", oc.type->max_index_dim)));
+}
+
+/*
  * A value as the graph works with it: a dense type other than vector is
  * decoded into a float32 vector (once per insert or scan), so that every
  * distance inside the graph runs on one representation; anything else is

@@ -71,7 +71,18 @@
 #define IVF_ROTATION_SEED		UINT64CONST(0x5EED0F1EEDC0DE5)
 
 #define IVF_MAGIC			0x454D4956	/* "EMIV" */
-#define IVF_VERSION			1
+/*
+ * On-disk versions.  1: a flat entry holds float4 components whatever the
+ * type (halfvec values decoded).  2: a flat entry holds the type's packed
+ * form (EmbedType.packed: halfvec 2 bytes per dimension).  Nothing else
+ * differs, and for vector and bit the two are the same bytes, so a build
+ * writes the lowest version that describes its index (ivf_build_version):
+ * 2 only for ivfflat on halfvec; every other index stays readable by builds
+ * that know version 1 alone.  Both are read.
+ */
+#define IVF_VERSION_FLOAT_ENTRIES	1
+#define IVF_VERSION_PACKED_ENTRIES	2
+#define IVF_VERSION			IVF_VERSION_PACKED_ENTRIES	/* the newest read */
 #define IVF_METAPAGE_BLKNO	0
 
 /* page types, in the special space */
@@ -120,7 +131,9 @@ typedef struct IvfListDir
 
 /*
  * A posting-list entry, an item on a list page:
- *   flat:   header | float4 x[dim]           the vector as given
+ *   flat:   header | packed value            the value as given, in its
+ *                                            type's packed form (version 1
+ *                                            halfvec indexes: float4 x[dim])
  *   rabitq: header | RabitqFactors | code    rotated residual to the centroid
  */
 typedef struct IvfEntryData
@@ -145,6 +158,8 @@ typedef struct IvfShape
 	float	   *cnorms;			/* nlists squared norms */
 	Rabitq		rq;				/* rabitq only */
 	Size		entry_size;		/* MAXALIGN'd item size */
+	bool		decoded;		/* flat entries hold float4, not the packed
+								 * form (version 1 indexes on halfvec) */
 } IvfShape;
 
 /* per-index state derived from the relation */
@@ -177,7 +192,9 @@ extern int	ivf_options_lists(Relation index);
 extern void ivf_info(IvfInfo *info, Relation index, bool building);
 extern int	ivf_metric(Relation index);
 extern IvfShape *ivf_shape(Relation index);
-extern Size ivf_entry_size(int kind, int metric, int dim, int cdim);
+extern uint32 ivf_build_version(int kind, const EmbedType *type);
+extern bool ivf_entries_decoded(const IvfMetaPageData *meta, const EmbedType *type);
+extern Size ivf_entry_size(const IvfMetaPageData *meta, const EmbedType *type);
 extern int	ivf_max_dim(int metric);
 extern bool ivf_prepare(IvfInfo *info, Datum value, int dim, float *out);
 extern const float *ivf_value_floats(const EmbedType *type, Datum value, int *dim);

@@ -9,7 +9,7 @@
  * or k-means are organised.
  *
  * What is checked:
- *  - metapage: page id and type, magic, version, kind matching the access
+ *  - metapage: page id and type, magic, version (1 or 2), kind matching the access
  *    method, metric matching the opclass, list count and dimensions in
  *    range, centroid dimension (the dimension for flat, rounded up to 64 for
  *    RaBitQ), the fixed skeleton CREATE INDEX writes (directory from block
@@ -25,7 +25,9 @@
  *    chains (the walk is bounded by the relation size), every page a list
  *    page, every line pointer normal (VACUUM compacts with
  *    PageIndexMultiDelete) and inside the tuple space, every entry of the
- *    index's entry size, a valid heap TID, finite floats, and for RaBitQ a
+ *    index's entry size (the type's packed form for flat entries, float4
+ *    for halfvec at on-disk version 1), a valid heap TID, finite components
+ *    (float4 or binary16), zero pad bits for bit strings, and for RaBitQ a
  *    bit count equal to the code's and factors in range (|r| >= 0,
  *    0 < <x, r> <= 1).
  *  - pages past the skeleton on no chain (an insert's new page not yet
@@ -50,6 +52,8 @@
 typedef struct IvfCheckState
 {
 	IvfMetaPageData meta;
+	const EmbedType *type;		/* the opclass's */
+	bool		decoded;		/* flat entries of float4 (version 1 halfvec) */
 	Size		entry_size;
 	BlockNumber nblocks;
 } IvfCheckState;
@@ -80,9 +84,9 @@ check_meta(EmbedCheck *c, IvfCheckState *st, Page page)
 	memcpy(meta, IvfPageGetMeta(page), sizeof(IvfMetaPageData));
 	if (meta->magic != IVF_MAGIC)
 		check_corrupt(c, "the metapage has magic 0x%08x, expected 0x%08x", meta->magic, IVF_MAGIC);
-	if (meta->version != IVF_VERSION)
-		check_corrupt(c, "the metapage has on-disk version %u, this build reads %u",
-					  meta->version, IVF_VERSION);
+	if (meta->version < IVF_VERSION_FLOAT_ENTRIES || meta->version > IVF_VERSION)
+		check_corrupt(c, "the metapage has on-disk version %u, this build reads %u to %u",
+					  meta->version, IVF_VERSION_FLOAT_ENTRIES, IVF_VERSION);
 	if (meta->kind != kind)
 		check_corrupt(c, "the metapage has entry kind %u, the access method's is %d", meta->kind, kind);
 	if (meta->metric != ivf_metric(c->index))
@@ -96,7 +100,9 @@ check_meta(EmbedCheck *c, IvfCheckState *st, Page page)
 	if (meta->cdim != (kind == IVF_KIND_RABITQ ? (meta->dim + 63) / 64 * 64 : meta->dim))
 		check_corrupt(c, "the metapage has centroid dimension %d for %d dimensions",
 					  meta->cdim, meta->dim);
-	st->entry_size = ivf_entry_size(meta->kind, meta->metric, meta->dim, meta->cdim);
+	st->type = embed_opclass_of(index_getprocinfo(c->index, 1, IVF_DISTANCE_PROC)).type;
+	st->decoded = ivf_entries_decoded(meta, st->type);
+	st->entry_size = ivf_entry_size(meta, st->type);
 	if (st->entry_size > IVF_PAGE_SPACE - sizeof(ItemIdData))
 		check_corrupt(c, "the metapage's dimensions make %zu-byte entries, more than a page holds",
 					  st->entry_size);
@@ -130,15 +136,25 @@ check_entry(EmbedCheck *c, IvfCheckState *st, BlockNumber blk, OffsetNumber off,
 		if (pad > 0 && (last & ((1 << pad) - 1)) != 0)
 			check_corrupt(c, "entry (%u,%u) has bits set past bit %d", blk, off, meta->dim);
 	}
-	else if (meta->kind == IVF_KIND_FLAT)
+	else if (meta->kind == IVF_KIND_FLAT && (st->decoded || st->type->float_view != NULL))
 	{
+		/* float4 components: vector, or halfvec in a version 1 index */
 		float	   *x = (float *) IvfEntryPayload(e);
 
 		for (int i = 0; i < meta->dim; i++)
 			if (!isfinite(x[i]))
 				check_corrupt(c, "entry (%u,%u) has a non-finite component %d", blk, off, i);
 	}
-	else
+	else if (meta->kind == IVF_KIND_FLAT && st->type == &embed_type_halfvec)
+	{
+		/* binary16 components (halfvec): an all-ones exponent is not finite */
+		const uint16 *h = (const uint16 *) IvfEntryPayload(e);
+
+		for (int i = 0; i < meta->dim; i++)
+			if ((h[i] & 0x7C00) == 0x7C00)
+				check_corrupt(c, "entry (%u,%u) has a non-finite component %d", blk, off, i);
+	}
+	else if (meta->kind == IVF_KIND_RABITQ)
 	{
 		RabitqFactors f;
 		const char *code = IvfEntryPayload(e) + sizeof(RabitqFactors);
@@ -218,8 +234,7 @@ ivf_skips_value(EmbedCheck *c, Datum value)
 
 	if (st->meta.metric != IVF_METRIC_COSINE)
 		return false;
-	x = ivf_value_floats(embed_opclass_of(index_getprocinfo(c->index, 1, IVF_DISTANCE_PROC)).type,
-						 value, &dim);
+	x = ivf_value_floats(st->type, value, &dim);
 	norm = embed_norm(x, dim);
 	return !(norm > 0) || isinf(norm);
 }

@@ -25,7 +25,6 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/varbit.h"
 
 #include "../kernels.h"
 #include "../vector.h"
@@ -63,8 +62,7 @@ typedef struct IvfScanOpaqueData
 	bool		query_null;
 	Datum		query;			/* the ORDER BY argument, detoasted */
 	float	   *q;				/* prepared (unit under cosine, rotated) */
-	const float *qx;			/* the query's components as given */
-	const uint8 *qbits;			/* Hamming: the query's bits, else NULL */
+	EmbedPackedQuery pq;		/* flat: the query against packed entries */
 	int			probes;
 	int			max_probes;
 	bool		iterative;
@@ -113,17 +111,13 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 	memset(&so->cand, 0, sizeof(IvfHeap));
 	memset(&so->reranked, 0, sizeof(IvfHeap));
 	so->rq.planes = NULL;
-	so->qbits = NULL;
 	so->query_null = !embed_rescan_keys(scan, keys, orderbys, so->ctx, &so->query);
-	if (!so->query_null)
+	if (!so->query_null && so->info.kind == IVF_KIND_FLAT)
 	{
+		/* decoded once; each entry is then compared in its packed form */
 		MemoryContext old = MemoryContextSwitchTo(so->ctx);
-		int			dim;
 
-		so->qx = ivf_value_floats(so->info.oc.type, so->query, &dim);
-		/* Hamming: entries hold bits, compared with the query's bits */
-		so->qbits = so->info.metric == IVF_METRIC_HAMMING
-			? (const uint8 *) VARBITS(DatumGetVarBitP(so->query)) : NULL;
+		embed_packed_query(&so->pq, so->info.oc, PG_DETOAST_DATUM(so->query));
 		MemoryContextSwitchTo(old);
 	}
 }
@@ -342,7 +336,6 @@ typedef struct ReadWalk
 {
 	IvfScanOpaque so;
 	bool		rabitq;
-	const float *qx;			/* the query as given (flat) */
 	ListQuery	lq;
 } ReadWalk;
 
@@ -375,12 +368,11 @@ read_visit(Relation index, Buffer buf, BlockNumber blk, void *arg)
 			d = 0;
 		else if (rw->rabitq)
 			d = rabitq_lower_bound(so, &rw->lq, e);
-		else if (so->qbits != NULL)
-			d = embed_hamming(so->qbits, (const uint8 *) IvfEntryPayload(e),
-							  (shape->meta.dim + BITS_PER_BYTE - 1) / BITS_PER_BYTE);
-		else
-			d = ivf_exact_distance(so->info.metric, rw->qx,
+		else if (shape->decoded)
+			d = ivf_exact_distance(so->info.metric, so->pq.x,
 								   (const float *) IvfEntryPayload(e), shape->meta.dim);
+		else
+			d = embed_packed_distance(&so->pq, IvfEntryPayload(e));
 		if (isnan(d))
 			d = INFINITY;
 		heap_append(&so->cand, d, &e->tid);
@@ -396,7 +388,6 @@ read_list(IvfScanOpaque so, int list)
 
 	rw.so = so;
 	rw.rabitq = so->info.kind == IVF_KIND_RABITQ && !so->query_null;
-	rw.qx = so->query_null ? NULL : so->qx;
 	rw.lq.qnorm = rw.lq.cq = 0;
 	if (rw.rabitq)
 		prepare_list(so, list, &rw.lq);

@@ -18,7 +18,6 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/varbit.h"
 
 #include "../kernels.h"
 #include "../kmeans.h"
@@ -216,14 +215,38 @@ ivf_max_dim(int metric)
 	return metric == IVF_METRIC_HAMMING ? embed_type_bit.max_index_dim : VECTOR_MAX_DIM;
 }
 
-Size
-ivf_entry_size(int kind, int metric, int dim, int cdim)
+/*
+ * The on-disk version a new index of this kind and type is written with:
+ * the lowest whose layout it has (see IVF_VERSION in ivf.h).  Only a flat
+ * index on a dense type not stored as float32 (halfvec) differs between 1
+ * and 2.
+ */
+uint32
+ivf_build_version(int kind, const EmbedType *type)
 {
-	if (kind == IVF_KIND_FLAT && metric == IVF_METRIC_HAMMING)
-		return MAXALIGN(sizeof(IvfEntryData) + (dim + BITS_PER_BYTE - 1) / BITS_PER_BYTE);
-	if (kind == IVF_KIND_FLAT)
-		return MAXALIGN(sizeof(IvfEntryData) + sizeof(float) * dim);
-	return MAXALIGN(sizeof(IvfEntryData) + sizeof(RabitqFactors) + RABITQ_CODE_BYTES(cdim));
+	if (kind == IVF_KIND_FLAT && type->dense && type->float_view == NULL)
+		return IVF_VERSION_PACKED_ENTRIES;
+	return IVF_VERSION_FLOAT_ENTRIES;
+}
+
+/* do the flat entries hold float4 components rather than the packed form? */
+bool
+ivf_entries_decoded(const IvfMetaPageData *meta, const EmbedType *type)
+{
+	return meta->kind == IVF_KIND_FLAT && meta->version < IVF_VERSION_PACKED_ENTRIES &&
+		type->dense && type->float_view == NULL;
+}
+
+/* the MAXALIGN'd size of every entry of an index (metapage and type) */
+Size
+ivf_entry_size(const IvfMetaPageData *meta, const EmbedType *type)
+{
+	if (meta->kind == IVF_KIND_RABITQ)
+		return MAXALIGN(sizeof(IvfEntryData) + sizeof(RabitqFactors) +
+						RABITQ_CODE_BYTES(meta->cdim));
+	if (ivf_entries_decoded(meta, type))
+		return MAXALIGN(sizeof(IvfEntryData) + sizeof(float) * meta->dim);
+	return MAXALIGN(sizeof(IvfEntryData) + type->packed_size(meta->dim));
 }
 
 /* ---------- the shape: metapage, centroids, rotation ---------- */
@@ -243,7 +266,8 @@ ivf_read_meta(Relation index, IvfMetaPageData *meta)
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("index \"%s\" is not a valid ivf index",
 						RelationGetRelationName(index))));
-	if (IvfPageGetMeta(page)->version != IVF_VERSION)
+	if (IvfPageGetMeta(page)->version < IVF_VERSION_FLOAT_ENTRIES ||
+		IvfPageGetMeta(page)->version > IVF_VERSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("ivf index \"%s\" has on-disk version %u, this build reads %u",
@@ -301,7 +325,12 @@ ivf_shape(Relation index)
 	shape = (IvfShape *) chunk;
 	shape->meta = meta;
 	shape->centroids = (float *) (chunk + MAXALIGN(sizeof(IvfShape)));
-	shape->entry_size = ivf_entry_size(meta.kind, meta.metric, meta.dim, meta.cdim);
+	{
+		const EmbedType *type = ivf_opclass(index).type;
+
+		shape->entry_size = ivf_entry_size(&meta, type);
+		shape->decoded = ivf_entries_decoded(&meta, type);
+	}
 	memset(&shape->rq, 0, sizeof(Rabitq));
 	if (meta.kind == IVF_KIND_RABITQ)
 	{
@@ -413,9 +442,10 @@ ivf_exact_distance(int metric, const float *a, const float *b, int dim)
 }
 
 /*
- * Fill an entry for heap row `tid` from the indexed value: the original
- * vector (flat) or bit string (flat, Hamming), or the RaBitQ code of
- * x - centroid (x prepared, so already rotated).
+ * Fill an entry for heap row `tid` from the indexed value: the value in its
+ * type's packed form (flat; float4 components in a version 1 index on
+ * halfvec), or the RaBitQ code of x - centroid (x prepared, so already
+ * rotated).  The value has the index's dimensions (ivf_prepare checked).
  */
 void
 ivf_make_entry(IvfInfo *info, const float *x, const float *centroid,
@@ -425,18 +455,19 @@ ivf_make_entry(IvfInfo *info, const float *x, const float *centroid,
 
 	memset(entry, 0, shape->entry_size);
 	entry->tid = *tid;
-	if (info->kind == IVF_KIND_FLAT && info->metric == IVF_METRIC_HAMMING)
-	{
-		VarBit	   *b = DatumGetVarBitP(value);
-
-		memcpy(IvfEntryPayload(entry), VARBITS(b), VARBITBYTES(b));
-	}
-	else if (info->kind == IVF_KIND_FLAT)
+	if (info->kind == IVF_KIND_FLAT && shape->decoded)
 	{
 		int			dim;
 
 		memcpy(IvfEntryPayload(entry), ivf_value_floats(info->oc.type, value, &dim),
 			   sizeof(float) * shape->meta.dim);
+	}
+	else if (info->kind == IVF_KIND_FLAT)
+	{
+		const EmbedType *type = info->oc.type;
+
+		memcpy(IvfEntryPayload(entry), type->packed(PG_DETOAST_DATUM(value)),
+			   type->packed_size(shape->meta.dim));
 	}
 	else
 	{
