@@ -237,6 +237,24 @@ is($co->safe_psql($db, q{
 	'inserted through the coordinator: each new row is its own nearest neighbour');
 $check->('after inserts');
 
+# The other way to make the partitions: IMPORT FOREIGN SCHEMA brings each
+# shard's table over with its vector(100) column (embed's type must exist
+# on the coordinator), and ATTACH PARTITION puts them under a parent.
+$co->safe_psql($db, "CREATE TABLE docs2 ($cols) PARTITION BY HASH (id)");
+for my $i (0 .. $nshards - 1)
+{
+	$co->safe_psql($db, qq{
+		CREATE SCHEMA s$i;
+		IMPORT FOREIGN SCHEMA public LIMIT TO (docs) FROM SERVER shard$i INTO s$i;
+		ALTER TABLE docs2 ATTACH PARTITION s$i.docs FOR VALUES WITH (MODULUS $nshards, REMAINDER $i);
+	});
+}
+is($co->safe_psql($db, q{SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+	WHERE attrelid = 's0.docs'::regclass AND attname = 'embedding'}), 'vector(100)',
+	'IMPORT FOREIGN SCHEMA: the embedding column comes over as vector(100)');
+is($answers->($co, 'SELECT id FROM docs2 t ORDER BY t.embedding <=> q.v LIMIT 10'), $exact->(''),
+	'IMPORT FOREIGN SCHEMA + ATTACH PARTITION: the same answers');
+
 ok(!$_->log_contains(qr/PANIC|terminated by signal/), $_->name . ': no crash in the server log')
   for @shards, $co;
 $_->stop for @shards, $co;
