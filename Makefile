@@ -2,7 +2,7 @@
 #
 #   make demo    build, install and run the demo on a throwaway cluster
 #   make test    build, install and run every test (pg_regress + TAP + clients)
-#   make bench   benchmarks (see bench/README.md)
+#   make bench   benchmarks (see bench/README.md); make bench-shards: sharded search
 #   make stress  race-hunting runs on a build that widens race windows
 #   make install-as-vector    make install, plus the same extension under
 #                             pgvector's name (CREATE EXTENSION vector); see below
@@ -180,7 +180,7 @@ uninstall-vector-alias-if-ours:
 		[ -f "$$f" ] && head -n 1 "$$f" | grep -q '$(VECTOR_MARK)' && rm -f "$$f"; \
 	done; true
 
-.PHONY: test demo bench stress fuzz-pglz fuzz
+.PHONY: test demo bench bench-shards stress fuzz-pglz fuzz
 
 # The two user-facing commands: each bootstraps its own dependencies.
 test:
@@ -196,6 +196,12 @@ stress:
 
 bench:
 	@bash bench/run.sh $(if $(DATASET),--dataset $(DATASET)) $(if $(INDEX),--index "$(INDEX)") $(if $(SWEEP),--sweep "$(SWEEP)")
+
+# Sharded search (postgres_fdw, bench/shards.py) against one table on the same
+# data: starts its own clusters, uses the embed installed for PG_CONFIG
+# (make install first).  Not part of `make test` or `make bench`.
+bench-shards:
+	@/usr/bin/python3 bench/shards.py --pg-config $(PG_CONFIG) $(BENCH_ARGS)
 
 # src/detoast.c's pglz decoder against PostgreSQL's, under AddressSanitizer
 # (no server needed; not part of `make test`)

@@ -12,7 +12,8 @@
 #   - the shards' GUCs (hnsw.ef_search, ivfflat.probes) are not forwarded
 #     from the coordinator's session; the server's `options` sets them on the
 #     shards' sessions (a tiny ef_search caps what an hnsw shard returns,
-#     which also proves the shards answer from their indexes)
+#     which also proves the shards answer from their indexes); without
+#     those options, the shard's ALTER DATABASE ... SET does
 #   - INSERT through the coordinator lands on the shard the hash picks, and
 #     the new rows are found through the coordinator
 # Read scaling with streaming replicas is test/t/022_index_replica.pl.
@@ -254,6 +255,13 @@ is($co->safe_psql($db, q{SELECT format_type(atttypid, atttypmod) FROM pg_attribu
 	'IMPORT FOREIGN SCHEMA: the embedding column comes over as vector(100)');
 is($answers->($co, 'SELECT id FROM docs2 t ORDER BY t.embedding <=> q.v LIMIT 10'), $exact->(''),
 	'IMPORT FOREIGN SCHEMA + ATTACH PARTITION: the same answers');
+
+# The shard side of the same: a database setting on the shard reaches the
+# postgres_fdw sessions, unless the server's options override it.
+$shards[0]->safe_psql($db, "ALTER DATABASE $db SET hnsw.ef_search = 4");
+is($short->('docs_0', 10), 10, "the server's options win over the shard's ALTER DATABASE SET");
+$co->safe_psql($db, 'ALTER SERVER shard0 OPTIONS (DROP options)');
+is($short->('docs_0', 10), 4, 'hnsw.ef_search = 4 from ALTER DATABASE SET on the shard: shard0 returns 4 rows');
 
 ok(!$_->log_contains(qr/PANIC|terminated by signal/), $_->name . ': no crash in the server log')
   for @shards, $co;
