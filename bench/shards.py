@@ -81,11 +81,26 @@ class Cluster:
                                autocommit=True)
 
 
-def measure(conn, sql, queries, truth, k):
-    """Each query twice (the first pass warms caches and connections); the
-    second is timed.  Returns recall@k, qps, p50 and p99 latency in ms."""
+def cpu_ms(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def measure(conn, sql, queries, truth, k, shards):
+    """Each query twice (the first pass warms caches and opens the shard
+    connections); the second is timed.  Returns recall@k, qps, p50 and p99
+    latency in ms, and the CPU ms per query of the coordinator's backend and
+    of the shards' postgres_fdw backends together (from /proc)."""
     lat, hits = [], 0
     for timed in (False, True):
+        if timed:
+            pids = [conn.info.backend_pid]
+            for s in shards:
+                with s.connect() as sc:
+                    pids += [r[0] for r in sc.execute(
+                        "SELECT pid FROM pg_stat_activity WHERE application_name = 'postgres_fdw'")]
+            cpu0 = sum(cpu_ms(p) for p in pids)
         for i, q in enumerate(queries):
             t0 = time.perf_counter()
             ids = [r[0] for r in conn.execute(sql, q, prepare=True).fetchall()]
@@ -93,9 +108,11 @@ def measure(conn, sql, queries, truth, k):
             if timed:
                 lat.append(dt)
                 hits += len(set(ids[:k]) & set(truth[i].tolist()))
+    cpu = (sum(cpu_ms(p) for p in pids) - cpu0) / len(queries)
     lat = np.array(lat)
     return {"recall": hits / (k * len(queries)), "qps": len(lat) / lat.sum(),
-            "p50_ms": float(np.percentile(lat, 50) * 1000), "p99_ms": float(np.percentile(lat, 99) * 1000)}
+            "p50_ms": float(np.percentile(lat, 50) * 1000), "p99_ms": float(np.percentile(lat, 99) * 1000),
+            "cpu_ms_per_query": cpu, "backends": len(pids)}
 
 
 def main():
@@ -209,8 +226,8 @@ def main():
             ("%d shards, UNION ALL (async)" % args.shards, "100",
              "SELECT id FROM (%s) s ORDER BY d LIMIT %d" % (union, k)),
         ]
-        print("\n| ef_search | query | recall@%d | QPS | p50 ms | p99 ms |" % k)
-        print("|---|---|---|---|---|---|")
+        print("\n| ef_search | query | recall@%d | QPS | p50 ms | p99 ms | CPU ms/query |" % k)
+        print("|---|---|---|---|---|---|---|")
         for ef in [int(x) for x in args.ef.split(",")]:
             for label, fetch, sql in modes:
                 admin = co.connect()
@@ -219,12 +236,13 @@ def main():
                 admin.close()
                 c = co.connect()
                 c.execute("SET hnsw.ef_search = %d" % ef)
-                r = measure(c, sql, [{"q": t} for t in qtext], truth, k)
+                r = measure(c, sql, [{"q": t} for t in qtext], truth, k, shards)
                 c.close()
                 r.update({"ef_search": ef, "query": label})
                 out["results"].append(r)
-                print("| %d | %s | %.3f | %.0f | %.2f | %.2f |"
-                      % (ef, label, r["recall"], r["qps"], r["p50_ms"], r["p99_ms"]), flush=True)
+                print("| %d | %s | %.3f | %.0f | %.2f | %.2f | %.2f |"
+                      % (ef, label, r["recall"], r["qps"], r["p50_ms"], r["p99_ms"], r["cpu_ms_per_query"]),
+                      flush=True)
     finally:
         for c in [co] + shards:
             try:
