@@ -14,7 +14,7 @@
 #     shards' sessions (a tiny ef_search caps what an hnsw shard returns,
 #     which also proves the shards answer from their indexes); without
 #     those options, the shard's ALTER DATABASE ... SET does
-#   - INSERT through the coordinator lands on the shard the hash picks, and
+#   - INSERT and COPY through the coordinator land on the shard the hash picks, and
 #     the new rows are found through the coordinator
 # Read scaling with streaming replicas is test/t/022_index_replica.pl.
 use strict;
@@ -183,7 +183,7 @@ is($short->('docs', 500), 6 + $one_list, 'partitioned: 3 + 3 rows from the hnsw 
 # Exact answers from now on, so that the coordinator's can be compared with
 # one table's (the 2,400 rows have no duplicate vectors).  First with the
 # shards scanning their tables, then searching their indexes exhaustively:
-# ef_search above an hnsw shard's row count (about 800, 820 after the
+# ef_search above an hnsw shard's row count (about 800, 830 after the
 # inserts below) and every ivfflat list probed.
 is($co->safe_psql($db, 'SELECT count(*) FROM (SELECT DISTINCT embedding::text FROM big) s'), 2400,
 	'no duplicate vectors among the rows');
@@ -242,11 +242,14 @@ $set_options->($scan);
 $check->('shards scanning their tables');
 $check_index->('after the build');
 
-# Rows inserted through the coordinator: the right shard, indexed there,
-# found through the coordinator.
-$co->safe_psql($db, q{
+# Rows inserted (INSERT, COPY) through the coordinator: the right shard,
+# indexed there, found through the coordinator.
+my $copy_file = PostgreSQL::Test::Utils::tempdir() . '/more.tsv';
+$co->safe_psql($db, qq{
 	INSERT INTO docs SELECT id, id % 5, v FROM words WHERE id > 9000 AND id <= 9060;
-	INSERT INTO big SELECT id, id % 5, v FROM words WHERE id > 9000 AND id <= 9060;
+	COPY (SELECT id, id % 5, v FROM words WHERE id > 9060 AND id <= 9080) TO '$copy_file';
+	COPY docs FROM '$copy_file';
+	INSERT INTO big SELECT id, id % 5, v FROM words WHERE id > 9000 AND id <= 9080;
 });
 for my $i (0 .. $nshards - 1)
 {
@@ -255,8 +258,8 @@ for my $i (0 .. $nshards - 1)
 }
 is($co->safe_psql($db, q{
 	SELECT count(*) FROM words w
-	WHERE w.id > 9000 AND w.id <= 9060
-	  AND (SELECT d.id FROM docs d ORDER BY d.embedding <=> w.v LIMIT 1) = w.id}), 60,
+	WHERE w.id > 9000 AND w.id <= 9080
+	  AND (SELECT d.id FROM docs d ORDER BY d.embedding <=> w.v LIMIT 1) = w.id}), 80,
 	'inserted through the coordinator: each new row is its own nearest neighbour');
 $check_index->('after inserts');
 
