@@ -2,7 +2,8 @@
 #
 #   make demo    build, install and run the demo on a throwaway cluster
 #   make test    build, install and run every test (pg_regress + TAP + clients)
-#   make bench   benchmarks (see bench/README.md); make plots redraws their SVG plots
+#   make bench   benchmarks (see bench/README.md); make plots redraws their SVG plots;
+#                make bench-shards: sharded search against one table
 #   make stress  race-hunting runs on a build that widens race windows
 #   make install-as-vector    make install, plus the same extension under
 #                             pgvector's name (CREATE EXTENSION vector); see below
@@ -189,7 +190,7 @@ uninstall-vector-alias-if-ours:
 		[ -f "$$f" ] && head -n 1 "$$f" | grep -q '$(VECTOR_MARK)' && rm -f "$$f"; \
 	done; true
 
-.PHONY: test demo bench plots stress fuzz-pglz fuzz
+.PHONY: test demo bench plots bench-shards stress fuzz-pglz fuzz
 
 # The two user-facing commands: each bootstraps its own dependencies.
 test:
@@ -210,6 +211,12 @@ bench:
 # this after every run); PLOT_ARGS e.g. "--qps qps_c" or "--all".
 plots:
 	@bash bench/run.sh --plots-only $(PLOT_ARGS)
+
+# Sharded search (postgres_fdw, bench/shards.py) against one table on the same
+# data: starts its own clusters, uses the embed installed for PG_CONFIG
+# (make install first).  Not part of `make test` or `make bench`.
+bench-shards:
+	@/usr/bin/python3 bench/shards.py --pg-config $(PG_CONFIG) $(BENCH_ARGS)
 
 # src/detoast.c's pglz decoder against PostgreSQL's, under AddressSanitizer
 # (no server needed; not part of `make test`)
