@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "common/hashfn.h"
 #include "lib/pairingheap.h"
 #include "storage/bufmgr.h"
@@ -84,6 +86,7 @@ struct HnswSearch
 	int			nitems;
 	int			maxitems;
 	double		qnorm;			/* the query's norm, -1 until needed */
+	double		radius;			/* range search: expand everything this close */
 	float	   *scratch;		/* a compact value, decoded */
 	int			scratch_dim;
 };
@@ -127,7 +130,21 @@ hnsw_search_begin(HnswIndexInfo *info, Datum query, bool keep_values)
 	s->query = query;
 	s->keep_values = keep_values;
 	s->qnorm = -1;
+	s->radius = -INFINITY;
 	return s;
+}
+
+/*
+ * Range search (set before the layer-0 search starts): every element read
+ * within `radius` (internal units) is admitted and expanded whatever ef is,
+ * and the search stops only once the closest candidate left is farther than
+ * both the radius and the ef closest.  So it reads the part of the graph
+ * within the radius that is linked to where it starts, plus the ef beam.
+ */
+void
+hnsw_search_set_radius(HnswSearch *s, double radius)
+{
+	s->radius = radius;
 }
 
 int64
@@ -173,7 +190,7 @@ bound_dist(HnswSearch *s)
 static inline bool
 would_admit(HnswSearch *s, double dist)
 {
-	return s->nbound < s->ef || dist < bound_dist(s);
+	return dist <= s->radius || s->nbound < s->ef || dist < bound_dist(s);
 }
 
 /*
@@ -411,7 +428,7 @@ hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 	{
 		SearchItem *c = ITEM_OF(pairingheap_first(s->cand), c_node);
 
-		if (s->nbound >= s->ef && c->c.dist > bound_dist(s))
+		if (s->nbound >= s->ef && c->c.dist > bound_dist(s) && c->c.dist > s->radius)
 			return true;
 		if (max_visits > 0 && s->nvisited >= max_visits)
 			return false;
