@@ -137,6 +137,27 @@ start_search(HnswScanOpaque so)
 	hnsw_search_start_layer0(so->search, ep);
 	so->ef = hnsw_ef_search;
 	hnsw_search_more(so->search, so->ef, 0);
+
+	/*
+	 * Range search: the elements within r need not be linked to each other
+	 * (a thin ball in many dimensions), so a beam of ef elements beyond r
+	 * goes on searching around it.  Double that beam until it is at least
+	 * twice as wide as the rows found within r and a round found no more.
+	 */
+	if (so->range.present)
+	{
+		int64		within = -1;
+
+		while (!hnsw_search_done(so->search) &&
+			   (hnsw_search_within(so->search) != within ||
+				so->ef < 2 * hnsw_search_within(so->search)))
+		{
+			CHECK_FOR_INTERRUPTS();
+			within = hnsw_search_within(so->search);
+			so->ef *= 2;
+			hnsw_search_more(so->search, so->ef, 0);
+		}
+	}
 }
 
 /*

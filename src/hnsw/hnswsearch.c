@@ -87,6 +87,7 @@ struct HnswSearch
 	int			maxitems;
 	double		qnorm;			/* the query's norm, -1 until needed */
 	double		radius;			/* range search: expand everything this close */
+	int64		nwithin;		/* elements read on this layer within radius */
 	float	   *scratch;		/* a compact value, decoded */
 	int			scratch_dim;
 };
@@ -145,6 +146,13 @@ void
 hnsw_search_set_radius(HnswSearch *s, double radius)
 {
 	s->radius = radius;
+}
+
+/* how many elements read on the current layer are within the radius */
+int64
+hnsw_search_within(HnswSearch *s)
+{
+	return s->nwithin;
 }
 
 int64
@@ -326,6 +334,8 @@ remember(HnswSearch *s, SearchItem *it)
 			: palloc(sizeof(SearchItem *) * s->maxitems);
 	}
 	s->items[s->nitems++] = it;
+	if (it->c.dist <= s->radius)
+		s->nwithin++;
 }
 
 /* Count it among the ef closest, evicting the farthest beyond ef. */
@@ -374,6 +384,7 @@ start_layer(HnswSearch *s, List *entry, int layer)
 	s->bound = pairingheap_allocate(farther_first_w, NULL);
 	s->nbound = 0;
 	s->nitems = 0;
+	s->nwithin = 0;
 	s->nadmitted = 0;
 	s->ef = Max(s->ef, 1);
 

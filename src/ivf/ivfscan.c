@@ -570,6 +570,8 @@ range_lists(IvfScanOpaque so)
 		}
 		so->order[kept++] = so->order[i];
 	}
+	elog(DEBUG1, "ivf range search: %d of %d lists can hold rows within the radius",
+		 kept, so->norder);
 	so->norder = kept;
 }
 
