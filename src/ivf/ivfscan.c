@@ -97,9 +97,13 @@ typedef struct IvfScanOpaqueData
 	EmbedRange	range;
 	double		range_limit;	/* the radius in internal units, with slack */
 	bool		orderby_null;	/* ORDER BY col <op> NULL with a range */
+	float		err_scale;		/* RaBitQ: widening of the estimate's error bound */
 } IvfScanOpaqueData;
 
 typedef IvfScanOpaqueData *IvfScanOpaque;
+
+/* a range search's RaBitQ error bound, in standard deviations (see ivfrescan) */
+#define RANGE_EPSILON 6.0f
 
 IndexScanDesc
 ivfbeginscan(Relation index, int nkeys, int norderbys)
@@ -130,6 +134,7 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 	so->qbits = NULL;
 	so->query_null = !embed_rescan_keys(scan, keys, orderbys, so->ctx, &so->query);
 	so->orderby_null = false;
+	so->err_scale = 1.0f;
 	embed_range_from_keys(scan, so->ctx, &so->range);
 	if (so->range.present && !so->range.empty)
 	{
@@ -144,6 +149,14 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 			so->query_null = false;
 		}
 		so->range_limit = embed_range_internal_radius(so->range.metric, so->range.radius);
+
+		/*
+		 * RaBitQ's error bound holds with high probability, not always
+		 * (RABITQ_EPSILON standard deviations): a range search drops the
+		 * entries whose bound is beyond the radius, so it widens the bound
+		 * to RANGE_EPSILON deviations, where a miss is about 1e-9 per row.
+		 */
+		so->err_scale = RANGE_EPSILON / RABITQ_EPSILON;
 	}
 	if (!so->query_null)
 	{
@@ -356,7 +369,7 @@ rabitq_lower_bound(IvfScanOpaque so, ListQuery *lq, IvfEntry e)
 	memcpy(&f, IvfEntryPayload(e), sizeof(RabitqFactors));
 	ip = rabitq_estimate(&so->rq, (uint8 *) IvfEntryPayload(e) + sizeof(RabitqFactors), e->ones,
 						 &f, &err);
-	ip = Min(ip + err, 1.0f);
+	ip = Min(ip + err * so->err_scale, 1.0f);
 	if (so->info.metric == IVF_METRIC_IP)
 		return -(lq->cq + f.norm * lq->qnorm * ip);
 	else
