@@ -21,6 +21,7 @@
 
 #include "access/htup_details.h"
 #include "executor/executor.h"
+#include "funcapi.h"
 #include "utils/rel.h"
 
 #include "range.h"
@@ -57,6 +58,32 @@ ball_fields(HeapTupleHeader ball, Datum *center, double *radius)
 				 errmsg("the radius of a range search must not be NaN")));
 	*center = c;
 	return true;
+}
+
+/*
+ * vector_ball(center, radius): the composite, built here rather than by a SQL
+ * function (`ROW($1, $2)::vector_ball` would look the type up through the
+ * caller's search_path).  Not strict, like ROW(): a NULL field makes the
+ * range operators NULL.  Immutable, so the planner folds a call with constant
+ * arguments into a constant scan key.
+ */
+PG_FUNCTION_INFO_V1(vector_ball);
+Datum
+vector_ball(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2];
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "vector_ball must return a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	for (int i = 0; i < 2; i++)
+	{
+		nulls[i] = PG_ARGISNULL(i);
+		values[i] = nulls[i] ? (Datum) 0 : PG_GETARG_DATUM(i);
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
 /* a <op> ball: the distance as the ORDER BY operator computes it, <= radius */

@@ -8,7 +8,7 @@
 CREATE TYPE vector_ball AS (center vector, radius double precision);
 
 CREATE FUNCTION vector_ball(vector, double precision) RETURNS vector_ball
-	AS 'SELECT ROW($1, $2)::vector_ball' LANGUAGE SQL IMMUTABLE PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 CREATE FUNCTION vector_l2_within(vector, vector_ball) RETURNS boolean
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
