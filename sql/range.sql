@@ -73,6 +73,10 @@ CREATE INDEX pts_h ON pts USING hnsw (v vector_l1_ops);
 SELECT range_compare('<<+>>', '<+>', '[0.5,0.5,0,0,0.5,-0.5,0,0.2]', 3.4);
 SELECT range_compare('<<+>>', '<+>', (SELECT v FROM pts WHERE id = 5), 0);
 DROP INDEX pts_h;
+-- full precision: exact distances in the graph, no lower bounds
+CREATE INDEX pts_h ON pts USING hnsw (v vector_l2_ops) WITH (precision = full);
+SELECT range_compare('<<->>', '<->', '[0.5,0.5,0,0,0.5,-0.5,0,0.2]', 1.45);
+DROP INDEX pts_h;
 RESET hnsw.ef_search;
 
 -- ivfflat and ivfrabitq: 10 lists, probes 1
@@ -125,6 +129,10 @@ SELECT id FROM pts WHERE v <<->> vector_ball('[0.5,0.5,0,0,0.5,-0.5,0,0.2]', 1.4
 	ORDER BY v <-> '[0.5,0.5,0,0,0.5,-0.5,0,0.2]' LIMIT 3;
 PREPARE near(vector, float8) AS SELECT count(*) FROM pts WHERE v <<->> vector_ball($1, $2);
 EXECUTE near('[0.5,0.5,0,0,0.5,-0.5,0,0.2]', 1.45);
+-- a new ball for each outer row (the index is rescanned with runtime keys)
+SELECT p.id, (SELECT count(*) FROM pts x WHERE x.v <<->> vector_ball(p.v, 1)) AS index,
+	(SELECT count(*) FROM pts x WHERE x.v <-> p.v <= 1) AS exact
+	FROM pts p WHERE p.id <= 6 ORDER BY 1;
 -- deleted rows are not returned
 DELETE FROM pts WHERE id IN (SELECT id FROM pts ORDER BY v <-> '[0.5,0.5,0,0,0.5,-0.5,0,0.2]' LIMIT 5);
 VACUUM pts;
@@ -135,6 +143,10 @@ SELECT count(*) FROM (SELECT id FROM pts WHERE v <<->> vector_ball('[0.5,0.5,0,0
 	ORDER BY v <-> NULL) s;
 CREATE INDEX pts_i ON pts USING ivfflat (v vector_l2_ops) WITH (lists = 10);
 DROP INDEX pts_h;
+SELECT count(*) FROM (SELECT id FROM pts WHERE v <<->> vector_ball('[0.5,0.5,0,0,0.5,-0.5,0,0.2]', 1.45)
+	ORDER BY v <-> NULL) s;
+DROP INDEX pts_i;
+CREATE INDEX pts_i ON pts USING ivfrabitq (v vector_l2_ops) WITH (lists = 10);
 SELECT count(*) FROM (SELECT id FROM pts WHERE v <<->> vector_ball('[0.5,0.5,0,0,0.5,-0.5,0,0.2]', 1.45)
 	ORDER BY v <-> NULL) s;
 DROP INDEX pts_i;
