@@ -16,7 +16,8 @@ INSERT INTO pts SELECT 1000 + i, v FROM pts, generate_series(1, 2) i WHERE id = 
 
 -- index: ids (no ORDER BY) and whether the ordered scan returns the same rows
 -- in distance order; exact: a sequential scan of the distance itself
-CREATE FUNCTION range_compare(opr text, dop text, q vector, r float8) RETURNS text
+CREATE FUNCTION range_compare(opr text, dop text, q text, r float8,
+	tbl text DEFAULT 'pts', ball text DEFAULT 'vector_ball') RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
 	plan text;
@@ -29,20 +30,20 @@ BEGIN
 	PERFORM set_config('enable_seqscan', 'off', true);
 	PERFORM set_config('enable_bitmapscan', 'off', true);
 	PERFORM set_config('enable_indexscan', 'on', true);
-	EXECUTE format('EXPLAIN (costs off) SELECT id FROM pts WHERE v %s vector_ball(%L, %L::float8)',
-				   opr, q, r) INTO plan;
-	EXECUTE format('SELECT coalesce(array_agg(id ORDER BY id), ''{}'') FROM pts WHERE v %s vector_ball(%L, %L::float8)',
-				   opr, q, r) INTO idx;
+	EXECUTE format('EXPLAIN (costs off) SELECT id FROM %I WHERE v %s %I(%L, %L::float8)',
+				   tbl, opr, ball, q, r) INTO plan;
+	EXECUTE format('SELECT coalesce(array_agg(id ORDER BY id), ''{}'') FROM %I WHERE v %s %I(%L, %L::float8)',
+				   tbl, opr, ball, q, r) INTO idx;
 	EXECUTE format('SELECT coalesce(array_agg(id), ''{}''), coalesce(array_agg(d), ''{}'') FROM
-				   (SELECT id, v %s %L d FROM pts WHERE v %s vector_ball(%L, %L::float8) ORDER BY v %s %L) s',
-				   dop, q, opr, q, r, dop, q) INTO ord, dists;
+				   (SELECT id, v %s %L d FROM %I WHERE v %s %I(%L, %L::float8) ORDER BY v %s %L) s',
+				   dop, q, tbl, opr, ball, q, r, dop, q) INTO ord, dists;
 	FOR i IN 2 .. coalesce(array_length(dists, 1), 0) LOOP
 		IF dists[i] < dists[i - 1] THEN sorted := false; END IF;
 	END LOOP;
 	PERFORM set_config('enable_seqscan', 'on', true);
 	PERFORM set_config('enable_indexscan', 'off', true);
-	EXECUTE format('SELECT coalesce(array_agg(id ORDER BY id), ''{}'') FROM pts WHERE v %s %L <= %L::float8',
-				   dop, q, r) INTO exact;
+	EXECUTE format('SELECT coalesce(array_agg(id ORDER BY id), ''{}'') FROM %I WHERE v %s %L <= %L::float8',
+				   tbl, dop, q, r) INTO exact;
 	PERFORM set_config('enable_seqscan', 'on', true);
 	PERFORM set_config('enable_indexscan', 'on', true);
 	PERFORM set_config('enable_bitmapscan', 'on', true);
@@ -57,7 +58,7 @@ SET hnsw.ef_search = 10;
 CREATE INDEX pts_h ON pts USING hnsw (v vector_l2_ops);
 SELECT range_compare('<<->>', '<->', '[0.5,0.5,0,0,0.5,-0.5,0,0.2]', 1.45);
 SELECT range_compare('<<->>', '<->', '[-0.3,0.8,0.1,0,0.5,0.5,-0.7,0]', 1.3);
-SELECT range_compare('<<->>', '<->', (SELECT v FROM pts WHERE id = 5), 0);
+SELECT range_compare('<<->>', '<->', (SELECT v::text FROM pts WHERE id = 5), 0);
 SELECT range_compare('<<->>', '<->', '[9,9,9,9,9,9,9,9]', 1);
 SELECT range_compare('<<->>', '<->', '[0,0,0,0,0,0,0,0]', 'Infinity');
 SELECT range_compare('<<->>', '<->', '[0,0,0,0,0,0,0,0]', -1);
@@ -71,7 +72,7 @@ SELECT range_compare('<<#>>', '<#>', '[0.5,0.5,0,0,0.5,-0.5,0,0.2]', -1.4);
 DROP INDEX pts_h;
 CREATE INDEX pts_h ON pts USING hnsw (v vector_l1_ops);
 SELECT range_compare('<<+>>', '<+>', '[0.5,0.5,0,0,0.5,-0.5,0,0.2]', 3.4);
-SELECT range_compare('<<+>>', '<+>', (SELECT v FROM pts WHERE id = 5), 0);
+SELECT range_compare('<<+>>', '<+>', (SELECT v::text FROM pts WHERE id = 5), 0);
 DROP INDEX pts_h;
 -- full precision: exact distances in the graph, no lower bounds
 CREATE INDEX pts_h ON pts USING hnsw (v vector_l2_ops) WITH (precision = full);
@@ -85,16 +86,16 @@ SET ivfrabitq.probes = 1;
 CREATE INDEX pts_i ON pts USING ivfflat (v vector_l2_ops) WITH (lists = 10);
 SELECT range_compare('<<->>', '<->', '[0.5,0.5,0,0,0.5,-0.5,0,0.2]', 1.45);
 SELECT range_compare('<<->>', '<->', '[-0.3,0.8,0.1,0,0.5,0.5,-0.7,0]', 1.3);
-SELECT range_compare('<<->>', '<->', (SELECT v FROM pts WHERE id = 5), 0);
+SELECT range_compare('<<->>', '<->', (SELECT v::text FROM pts WHERE id = 5), 0);
 SELECT range_compare('<<->>', '<->', '[9,9,9,9,9,9,9,9]', 1);
 SELECT range_compare('<<->>', '<->', '[0,0,0,0,0,0,0,0]', 'Infinity');
 -- around a row, where most lists' cells are out of reach (they are skipped)
-SELECT range_compare('<<->>', '<->', (SELECT v FROM pts WHERE id = 5), 1);
+SELECT range_compare('<<->>', '<->', (SELECT v::text FROM pts WHERE id = 5), 1);
 DROP INDEX pts_i;
 CREATE INDEX pts_i ON pts USING ivfflat (v vector_cosine_ops) WITH (lists = 10);
 SELECT range_compare('<<=>>', '<=>', '[0.5,0.5,0,0,0.5,-0.5,0,0.2]', 0.35);
 SELECT range_compare('<<=>>', '<=>', '[0,0,0,0,0,0,0,0]', 1);
-SELECT range_compare('<<=>>', '<=>', (SELECT v FROM pts WHERE id = 5), 0.2);
+SELECT range_compare('<<=>>', '<=>', (SELECT v::text FROM pts WHERE id = 5), 0.2);
 DROP INDEX pts_i;
 CREATE INDEX pts_i ON pts USING ivfflat (v vector_ip_ops) WITH (lists = 10);
 SELECT range_compare('<<#>>', '<#>', '[0.5,0.5,0,0,0.5,-0.5,0,0.2]', -1.4);
@@ -102,16 +103,44 @@ DROP INDEX pts_i;
 CREATE INDEX pts_i ON pts USING ivfrabitq (v vector_l2_ops) WITH (lists = 10);
 SELECT range_compare('<<->>', '<->', '[0.5,0.5,0,0,0.5,-0.5,0,0.2]', 1.45);
 SELECT range_compare('<<->>', '<->', '[-0.3,0.8,0.1,0,0.5,0.5,-0.7,0]', 1.3);
-SELECT range_compare('<<->>', '<->', (SELECT v FROM pts WHERE id = 5), 0);
+SELECT range_compare('<<->>', '<->', (SELECT v::text FROM pts WHERE id = 5), 0);
 SELECT range_compare('<<->>', '<->', '[9,9,9,9,9,9,9,9]', 1);
 DROP INDEX pts_i;
 CREATE INDEX pts_i ON pts USING ivfrabitq (v vector_cosine_ops) WITH (lists = 10);
 SELECT range_compare('<<=>>', '<=>', '[0.5,0.5,0,0,0.5,-0.5,0,0.2]', 0.35);
-SELECT range_compare('<<=>>', '<=>', (SELECT v FROM pts WHERE id = 5), 0.2);
+SELECT range_compare('<<=>>', '<=>', (SELECT v::text FROM pts WHERE id = 5), 0.2);
 DROP INDEX pts_i;
 CREATE INDEX pts_i ON pts USING ivfrabitq (v vector_ip_ops) WITH (lists = 10);
 SELECT range_compare('<<#>>', '<#>', '[0.5,0.5,0,0,0.5,-0.5,0,0.2]', -1.4);
 DROP INDEX pts_i;
+
+-- halfvec: halfvec_ball, every opclass with a range operator
+CREATE TABLE hpts AS SELECT id, v::halfvec(8) AS v FROM pts;
+SET hnsw.ef_search = 10;
+CREATE INDEX hpts_i ON hpts USING hnsw (v halfvec_l2_ops);
+SELECT range_compare('<<->>', '<->', '[0.5,0.5,0,0,0.5,-0.5,0,0.2]', 1.45, 'hpts', 'halfvec_ball');
+SELECT range_compare('<<->>', '<->', (SELECT v::text FROM hpts WHERE id = 5), 0, 'hpts', 'halfvec_ball');
+DROP INDEX hpts_i;
+CREATE INDEX hpts_i ON hpts USING hnsw (v halfvec_cosine_ops);
+SELECT range_compare('<<=>>', '<=>', '[0.5,0.5,0,0,0.5,-0.5,0,0.2]', 0.35, 'hpts', 'halfvec_ball');
+DROP INDEX hpts_i;
+CREATE INDEX hpts_i ON hpts USING hnsw (v halfvec_ip_ops);
+SELECT range_compare('<<#>>', '<#>', '[0.5,0.5,0,0,0.5,-0.5,0,0.2]', -1.4, 'hpts', 'halfvec_ball');
+DROP INDEX hpts_i;
+CREATE INDEX hpts_i ON hpts USING hnsw (v halfvec_l1_ops);
+SELECT range_compare('<<+>>', '<+>', '[0.5,0.5,0,0,0.5,-0.5,0,0.2]', 3.4, 'hpts', 'halfvec_ball');
+DROP INDEX hpts_i;
+RESET hnsw.ef_search;
+CREATE INDEX hpts_i ON hpts USING ivfflat (v halfvec_l2_ops) WITH (lists = 10);
+SELECT range_compare('<<->>', '<->', '[0.5,0.5,0,0,0.5,-0.5,0,0.2]', 1.45, 'hpts', 'halfvec_ball');
+DROP INDEX hpts_i;
+CREATE INDEX hpts_i ON hpts USING ivfflat (v halfvec_ip_ops) WITH (lists = 10);
+SELECT range_compare('<<#>>', '<#>', '[0.5,0.5,0,0,0.5,-0.5,0,0.2]', -1.4, 'hpts', 'halfvec_ball');
+DROP INDEX hpts_i;
+CREATE INDEX hpts_i ON hpts USING ivfrabitq (v halfvec_cosine_ops) WITH (lists = 10);
+SELECT range_compare('<<=>>', '<=>', '[0.5,0.5,0,0,0.5,-0.5,0,0.2]', 0.35, 'hpts', 'halfvec_ball');
+DROP INDEX hpts_i;
+DROP TABLE hpts;
 
 -- NULLs: a NULL ball, center or radius is within nothing (index and exact)
 CREATE INDEX pts_h ON pts USING hnsw (v vector_l2_ops);
@@ -178,4 +207,4 @@ SELECT amvalidate(oid) FROM pg_opclass WHERE opcname = 'wrong_range';
 DROP OPERATOR FAMILY wrong_range USING hnsw;
 
 DROP TABLE pts;
-DROP FUNCTION range_compare;
+DROP FUNCTION range_compare(text, text, text, float8, text, text);

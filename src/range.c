@@ -31,6 +31,10 @@ extern Datum vector_l2_distance(PG_FUNCTION_ARGS);
 extern Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
 extern Datum vector_cosine_distance(PG_FUNCTION_ARGS);
 extern Datum vector_l1_distance(PG_FUNCTION_ARGS);
+extern Datum halfvec_l2_distance(PG_FUNCTION_ARGS);
+extern Datum halfvec_negative_inner_product(PG_FUNCTION_ARGS);
+extern Datum halfvec_cosine_distance(PG_FUNCTION_ARGS);
+extern Datum halfvec_l1_distance(PG_FUNCTION_ARGS);
 
 /*
  * The center and radius of a ball; false if either is NULL (the operator is
@@ -61,7 +65,7 @@ ball_fields(HeapTupleHeader ball, Datum *center, double *radius)
 }
 
 /*
- * vector_ball(center, radius): the composite, built here rather than by a SQL
+ * vector_ball(center, radius), and halfvec_ball: the composite, built here rather than by a SQL
  * function (`ROW($1, $2)::vector_ball` would look the type up through the
  * caller's search_path).  Not strict, like ROW(): a NULL field makes the
  * range operators NULL.  Immutable, so the planner folds a call with constant
@@ -131,16 +135,45 @@ vector_l1_within(PG_FUNCTION_ARGS)
 	return range_op(fcinfo, vector_l1_distance);
 }
 
+/* the same on halfvec, with a halfvec_ball (center halfvec) */
+PG_FUNCTION_INFO_V1(halfvec_l2_within);
+Datum
+halfvec_l2_within(PG_FUNCTION_ARGS)
+{
+	return range_op(fcinfo, halfvec_l2_distance);
+}
+
+PG_FUNCTION_INFO_V1(halfvec_negative_inner_product_within);
+Datum
+halfvec_negative_inner_product_within(PG_FUNCTION_ARGS)
+{
+	return range_op(fcinfo, halfvec_negative_inner_product);
+}
+
+PG_FUNCTION_INFO_V1(halfvec_cosine_within);
+Datum
+halfvec_cosine_within(PG_FUNCTION_ARGS)
+{
+	return range_op(fcinfo, halfvec_cosine_distance);
+}
+
+PG_FUNCTION_INFO_V1(halfvec_l1_within);
+Datum
+halfvec_l1_within(PG_FUNCTION_ARGS)
+{
+	return range_op(fcinfo, halfvec_l1_distance);
+}
+
 EmbedMetric
 embed_range_func_metric(PGFunction fn)
 {
-	if (fn == vector_l2_within)
+	if (fn == vector_l2_within || fn == halfvec_l2_within)
 		return EMBED_METRIC_L2SQ;
-	if (fn == vector_negative_inner_product_within)
+	if (fn == vector_negative_inner_product_within || fn == halfvec_negative_inner_product_within)
 		return EMBED_METRIC_NEG_IP;
-	if (fn == vector_cosine_within)
+	if (fn == vector_cosine_within || fn == halfvec_cosine_within)
 		return EMBED_METRIC_COSINE;
-	if (fn == vector_l1_within)
+	if (fn == vector_l1_within || fn == halfvec_l1_within)
 		return EMBED_METRIC_L1;
 	return EMBED_METRIC_NONE;
 }

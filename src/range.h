@@ -1,8 +1,9 @@
 /*
  * range.h — range search: "every row within distance r of q" through an
  * index.  The operators `col <<->> vector_ball(q, r)` (and <<=>>, <<#>>,
- * <<+>> for the other metrics) are strategy 2 search operators of the
- * vector opclasses of hnsw, ivfflat and ivfrabitq; a scan that gets one as a
+ * <<+>> for the other metrics; halfvec_ball for halfvec) are strategy 2
+ * search operators of the vector and halfvec opclasses of hnsw, ivfflat and
+ * ivfrabitq; a scan that gets one as a
  * scan key reads until nothing within r can remain (see README, "Range
  * search").  This header is what the scans and amvalidate share.
  */
