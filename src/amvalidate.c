@@ -15,9 +15,10 @@
  *     1..norderby, each (type, type) -> float8 (the scan reports its distances
  *     as float8) with a btree sort family that sorts float8;
  *   - search operators only as strategy EMBED_RANGE_STRATEGY, and only
- *     embed's range operators (range.c, (type, vector_ball) -> boolean) that
- *     measure the metric of the family's distance function for that type:
- *     the scans read them as a ball to search, in the index's metric;
+ *     embed's range operators (range.c: (type, vector_ball or halfvec_ball)
+ *     -> boolean) that measure the metric of the family's distance function
+ *     for that type: the scans read them as a ball to search, in the index's
+ *     metric;
  *   - support functions by number as in EmbedProcRule: all arguments the
  *     opclass's type, result float8; the required ones present for every type
  *     that has an operator or an opclass in the family;
