@@ -36,6 +36,7 @@ OBJS = \
 	src/pca.o \
 	src/analytics.o \
 	src/rabitq.o \
+	src/range.o \
 	src/hnsw/hnsw.o \
 	src/hnsw/hnswbuild.o \
 	src/hnsw/hnswdiskstore.o \
@@ -68,7 +69,8 @@ SQL_PARTS = \
 	src/sql/check.sql \
 	src/sql/recall.sql \
 	src/sql/retrieval.sql \
-	src/sql/analytics.sql
+	src/sql/analytics.sql \
+	src/sql/range.sql
 
 # The fragments whose objects are new since 0.1.0, in order: the upgrade
 # script.  Earlier install scripts are kept, as released, in src/sql/history.
@@ -80,7 +82,8 @@ SQL_NEW_0_2_0 = \
 	src/sql/vector_helpers.sql \
 	src/sql/check.sql \
 	src/sql/retrieval.sql \
-	src/sql/analytics.sql
+	src/sql/analytics.sql \
+	src/sql/range.sql
 
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--0.1.0--0.2.0.sql
 DATA = src/sql/history/$(EXTENSION)--0.1.0.sql
@@ -101,7 +104,7 @@ VECTOR_MARK = embed-as-vector:
 EXTRA_CLEAN = $(VECTOR_DATA)
 
 # pg_regress suites: sql/NAME.sql -> expected/NAME.out
-REGRESS = vector_io vector_cast vector_ops vector_func aggregate kernels errors hnsw ivf bit halfvec sparsevec amvalidate retrieval analytics
+REGRESS = vector_io vector_cast vector_ops vector_func aggregate kernels errors hnsw ivf bit halfvec sparsevec amvalidate retrieval analytics range
 
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)

@@ -58,7 +58,7 @@ CREATE OPERATOR CLASS amv.bad_sortfamily FOR TYPE vector USING hnsw AS
 	OPERATOR 1 <-> (vector, vector) FOR ORDER BY integer_ops,
 	FUNCTION 1 vector_l2_squared_distance(vector, vector);
 
--- a search operator (WHERE v = $1): the scans would ignore it
+-- a search operator (WHERE v = $1) that is not one of the range operators
 CREATE OPERATOR CLASS amv.search_op FOR TYPE vector USING hnsw AS
 	OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
 	OPERATOR 2 = (vector, vector),

@@ -11,9 +11,14 @@
  *
  * What the methods need from an opclass (all three alike, except where
  * EmbedAmRules says otherwise):
- *   - ORDER BY operators only (amoppurpose 'o'), strategy numbers
+ *   - ORDER BY operators (amoppurpose 'o'), strategy numbers
  *     1..norderby, each (type, type) -> float8 (the scan reports its distances
  *     as float8) with a btree sort family that sorts float8;
+ *   - search operators only as strategy EMBED_RANGE_STRATEGY, and only
+ *     embed's range operators (range.c: (type, vector_ball or halfvec_ball)
+ *     -> boolean) that measure the metric of the family's distance function
+ *     for that type: the scans read them as a ball to search, in the index's
+ *     metric;
  *   - support functions by number as in EmbedProcRule: all arguments the
  *     opclass's type, result float8; the required ones present for every type
  *     that has an operator or an opclass in the family;
@@ -37,6 +42,7 @@
 #include "utils/syscache.h"
 
 #include "amutils.h"
+#include "range.h"
 #include "hnsw/hnsw.h"
 #include "ivf/ivf.h"
 #include "vector.h"
@@ -153,6 +159,57 @@ distance_allowed(Oid funcid, uint32 allowed)
 	/* values the engine can decode to float32: dense types, and bit */
 	return oc.type != NULL && oc.type->to_float != NULL &&
 		(allowed & oc.type->metrics & EMBED_METRIC_BIT(oc.metric)) != 0;
+}
+
+/* the metric of the family's distance support function for a type */
+static EmbedMetric
+family_distance_metric(CatCList *procs, Oid type)
+{
+	for (int i = 0; i < procs->n_members; i++)
+	{
+		Form_pg_amproc p = (Form_pg_amproc) GETSTRUCT(&procs->members[i]->tuple);
+
+		if (p->amprocnum == 1 && p->amproclefttype == type && p->amprocrighttype == type)
+		{
+			FmgrInfo	flinfo;
+
+			fmgr_info(p->amproc, &flinfo);
+			return embed_opclass_of(&flinfo).metric;
+		}
+	}
+	return EMBED_METRIC_NONE;
+}
+
+/* a search operator: one of embed's range operators, in the family's metric */
+static bool
+check_range_operator(const EmbedAmRules *rules, const char *family, CatCList *procs,
+					 Form_pg_amop o)
+{
+	FmgrInfo	flinfo;
+	EmbedMetric metric;
+
+	fmgr_info(get_opcode(o->amopopr), &flinfo);
+	metric = embed_range_func_metric(flinfo.fn_addr);
+	if (o->amopstrategy != EMBED_RANGE_STRATEGY || metric == EMBED_METRIC_NONE ||
+		!check_amop_signature(o->amopopr, BOOLOID, o->amoplefttype, o->amoprighttype))
+	{
+		ereport(INFO,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("operator family \"%s\" of access method %s contains search operator %s; only embed's range operators are supported, as strategy %d",
+						family, rules->amname, format_operator(o->amopopr),
+						EMBED_RANGE_STRATEGY)));
+		return false;
+	}
+	if (metric != family_distance_metric(procs, o->amoplefttype))
+	{
+		ereport(INFO,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("operator family \"%s\" of access method %s contains range operator %s, which measures %s distance, not the distance of its support function 1",
+						family, rules->amname, format_operator(o->amopopr),
+						embed_metric_name(metric))));
+		return false;
+	}
+	return true;
 }
 
 /* the required members for one data type of the family */
@@ -292,6 +349,12 @@ embed_amvalidate(Oid opclassoid)
 		Form_pg_amop o = (Form_pg_amop) GETSTRUCT(&oprs->members[i]->tuple);
 		Oid			rettype;
 
+		if (o->amoppurpose == AMOP_SEARCH)
+		{
+			if (!check_range_operator(rules, family, procs, o))
+				ok = false;
+			continue;
+		}
 		if (o->amopstrategy < 1 || o->amopstrategy > rules->norderby)
 		{
 			ereport(INFO,
@@ -300,16 +363,6 @@ embed_amvalidate(Oid opclassoid)
 							family, rules->amname, format_operator(o->amopopr),
 							o->amopstrategy)));
 			ok = false;
-		}
-		if (o->amoppurpose != AMOP_ORDER)
-		{
-			/* the scans ignore search keys: a WHERE clause would be lost */
-			ereport(INFO,
-					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-					 errmsg("operator family \"%s\" of access method %s contains search operator %s; only ORDER BY operators are supported",
-							family, rules->amname, format_operator(o->amopopr))));
-			ok = false;
-			continue;
 		}
 		if (o->amoplefttype != o->amoprighttype)
 		{

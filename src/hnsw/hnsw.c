@@ -126,7 +126,8 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 				per_tuple,
 				visited;
 
-	if (path->indexorderbys == NIL)
+	/* only ORDER BY distance, or a range search (range.c), uses the index */
+	if (path->indexorderbys == NIL && path->indexclauses == NIL)
 	{
 		*indexStartupCost = DBL_MAX;
 		*indexTotalCost = DBL_MAX;
@@ -138,6 +139,22 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 
 	MemSet(&costs, 0, sizeof(costs));
 	genericcostestimate(root, path, loop_count, &costs);
+
+	/*
+	 * A range search alone reads about the rows within the radius (its
+	 * selectivity) and their neighbours: the generic estimate scaled by m.
+	 */
+	if (path->indexorderbys == NIL)
+	{
+		double		m = index_m(path->indexinfo->indexoid);
+
+		*indexStartupCost = costs.indexStartupCost;
+		*indexTotalCost = costs.indexTotalCost * Max(m / 4, 1.0);
+		*indexSelectivity = costs.indexSelectivity;
+		*indexCorrelation = 0;
+		*indexPages = costs.numIndexPages;
+		return;
+	}
 
 	ntuples = Max(path->indexinfo->tuples, 1.0);
 	pages = Max(costs.numIndexPages, 1.0);

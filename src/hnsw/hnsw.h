@@ -262,6 +262,8 @@ extern HnswSearch *hnsw_search_begin(HnswIndexInfo *info, Datum query,
 extern List *hnsw_search_layer(HnswSearch *s, List *entry, int ef, int layer);
 extern List *hnsw_search_entry(HnswSearch *s, int *entry_level);
 extern bool hnsw_search_more(HnswSearch *s, int ef, int64 max_visits);
+extern void hnsw_search_set_radius(HnswSearch *s, double radius);
+extern int64 hnsw_search_within(HnswSearch *s);
 extern bool hnsw_search_done(HnswSearch *s);
 extern void hnsw_search_release_all(HnswSearch *s);
 extern HnswCandidate *hnsw_search_next(HnswSearch *s);

@@ -8,6 +8,11 @@
  * run out (a WHERE clause may have rejected them), until hnsw.max_scan_tuples
  * elements have been read or the memory budget is spent; strict_order drops
  * results that would come out of distance order, relaxed_order keeps them.
+ *
+ * A range search (`col <<->> vector_ball(q, r)` as a scan key, range.c)
+ * instead expands every element within r that the search reaches, however
+ * many, then returns them closest first and ends at the first one farther
+ * than r: no ef_search cap, no iterative rounds.
  */
 #include "postgres.h"
 
@@ -18,6 +23,7 @@
 #include "utils/memutils.h"
 
 #include "hnswstore.h"
+#include "../range.h"
 #include "../vector.h"
 
 typedef struct HnswScanOpaqueData
@@ -39,6 +45,10 @@ typedef struct HnswScanOpaqueData
 	ItemPointerData *null_tids;
 	int			null_n;
 	int			null_next;
+	/* range search */
+	EmbedRange	range;
+	double		range_limit;	/* the radius in internal units, with slack */
+	bool		orderby_null;	/* ORDER BY col <op> NULL with a range */
 } HnswScanOpaqueData;
 
 typedef HnswScanOpaqueData *HnswScanOpaque;
@@ -80,6 +90,27 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 	so->null_tids = NULL;
 	so->null_n = so->null_next = 0;
 	so->query_null = !embed_rescan_keys(scan, keys, orderbys, so->ctx, &so->query);
+	so->orderby_null = false;
+
+	embed_range_from_keys(scan, so->ctx, &so->range);
+	if (so->range.present && !so->range.empty)
+	{
+		if (so->info.oc.type == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("range search needs an index whose distance is one of embed's")));
+		embed_range_check_metric(scan->indexRelation, &so->range, so->info.oc.metric);
+		if (!so->query_null)
+			embed_range_check_center(&so->range, so->query);
+		else
+		{
+			/* no ORDER BY, or ORDER BY col <op> NULL: search around the center */
+			so->orderby_null = scan->numberOfOrderBys > 0;
+			so->query = so->range.center;
+			so->query_null = false;
+		}
+		so->range_limit = embed_range_internal_radius(so->range.metric, so->range.radius);
+	}
 }
 
 /* memory the search may use: work_mem times hnsw.scan_mem_multiplier */
@@ -101,9 +132,32 @@ start_search(HnswScanOpaque so)
 	ep = hnsw_search_entry(so->search, &entry_level);
 	for (int l = entry_level; l > 0 && ep != NIL; l--)
 		ep = hnsw_search_layer(so->search, ep, 1, l);
+	if (so->range.present)
+		hnsw_search_set_radius(so->search, so->range_limit);
 	hnsw_search_start_layer0(so->search, ep);
 	so->ef = hnsw_ef_search;
 	hnsw_search_more(so->search, so->ef, 0);
+
+	/*
+	 * Range search: the elements within r need not be linked to each other
+	 * (a thin ball in many dimensions), so a beam of ef elements beyond r
+	 * goes on searching around it.  Double that beam until it is at least
+	 * twice as wide as the rows found within r and a round found no more.
+	 */
+	if (so->range.present)
+	{
+		int64		within = -1;
+
+		while (!hnsw_search_done(so->search) &&
+			   (hnsw_search_within(so->search) != within ||
+				so->ef < 2 * hnsw_search_within(so->search)))
+		{
+			CHECK_FOR_INTERRUPTS();
+			within = hnsw_search_within(so->search);
+			so->ef *= 2;
+			hnsw_search_more(so->search, so->ef, 0);
+		}
+	}
 }
 
 /*
@@ -120,6 +174,18 @@ start_search(HnswScanOpaque so)
 static HnswCandidate *
 next_element(HnswScanOpaque so)
 {
+	/* range search: everything within the radius was read by start_search */
+	while (so->range.present)
+	{
+		HnswCandidate *c = hnsw_search_next(so->search);
+
+		CHECK_FOR_INTERRUPTS();
+		if (c == NULL || !(c->dist <= so->range_limit))
+			return NULL;
+		if (!c->deleted && c->ntids > 0)
+			return c;
+	}
+
 	for (;;)
 	{
 		HnswCandidate *c = NULL;
@@ -211,6 +277,8 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 
 	if (!ScanDirectionIsForward(dir))
 		elog(ERROR, "hnsw index scans only go forward");
+	if (so->range.empty)
+		return false;
 	if (so->query_null)
 		return next_null_tid(scan, so);
 
@@ -233,7 +301,13 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 	MemoryContextSwitchTo(old);
 
 	scan->xs_heaptid = so->cur->heaptids[so->cur_tid++];
-	scan->xs_recheck = false;
+	/* a range's rows are a superset (bounds, slack): the executor rechecks */
+	scan->xs_recheck = so->range.present;
+	if (so->orderby_null)
+	{
+		scan->xs_recheckorderby = false;
+		return true;
+	}
 
 	/*
 	 * A distance to a half-precision value is a lower bound: the executor
@@ -241,7 +315,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 	 * distances), so rows still come out in exact distance order.  Values
 	 * that half precision holds exactly, and full ones, need no recheck.
 	 */
-	if (so->info.oc.type != NULL)
+	if (so->info.oc.type != NULL && scan->numberOfOrderBys > 0)
 	{
 		scan->xs_orderbyvals[0] = Float8GetDatum(hnsw_order_value(&so->info, so->cur->dist));
 		scan->xs_orderbynulls[0] = false;

@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "common/hashfn.h"
 #include "lib/pairingheap.h"
 #include "storage/bufmgr.h"
@@ -84,6 +86,8 @@ struct HnswSearch
 	int			nitems;
 	int			maxitems;
 	double		qnorm;			/* the query's norm, -1 until needed */
+	double		radius;			/* range search: expand everything this close */
+	int64		nwithin;		/* elements read on this layer within radius */
 	float	   *scratch;		/* a compact value, decoded */
 	int			scratch_dim;
 };
@@ -127,7 +131,28 @@ hnsw_search_begin(HnswIndexInfo *info, Datum query, bool keep_values)
 	s->query = query;
 	s->keep_values = keep_values;
 	s->qnorm = -1;
+	s->radius = -INFINITY;
 	return s;
+}
+
+/*
+ * Range search (set before the layer-0 search starts): every element read
+ * within `radius` (internal units) is admitted and expanded whatever ef is,
+ * and the search stops only once the closest candidate left is farther than
+ * both the radius and the ef closest.  So it reads the part of the graph
+ * within the radius that is linked to where it starts, plus the ef beam.
+ */
+void
+hnsw_search_set_radius(HnswSearch *s, double radius)
+{
+	s->radius = radius;
+}
+
+/* how many elements read on the current layer are within the radius */
+int64
+hnsw_search_within(HnswSearch *s)
+{
+	return s->nwithin;
 }
 
 int64
@@ -173,7 +198,7 @@ bound_dist(HnswSearch *s)
 static inline bool
 would_admit(HnswSearch *s, double dist)
 {
-	return s->nbound < s->ef || dist < bound_dist(s);
+	return dist <= s->radius || s->nbound < s->ef || dist < bound_dist(s);
 }
 
 /*
@@ -309,6 +334,8 @@ remember(HnswSearch *s, SearchItem *it)
 			: palloc(sizeof(SearchItem *) * s->maxitems);
 	}
 	s->items[s->nitems++] = it;
+	if (it->c.dist <= s->radius)
+		s->nwithin++;
 }
 
 /* Count it among the ef closest, evicting the farthest beyond ef. */
@@ -357,6 +384,7 @@ start_layer(HnswSearch *s, List *entry, int layer)
 	s->bound = pairingheap_allocate(farther_first_w, NULL);
 	s->nbound = 0;
 	s->nitems = 0;
+	s->nwithin = 0;
 	s->nadmitted = 0;
 	s->ef = Max(s->ef, 1);
 
@@ -411,7 +439,7 @@ hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 	{
 		SearchItem *c = ITEM_OF(pairingheap_first(s->cand), c_node);
 
-		if (s->nbound >= s->ef && c->c.dist > bound_dist(s))
+		if (s->nbound >= s->ef && c->c.dist > bound_dist(s) && c->c.dist > s->radius)
 			return true;
 		if (max_visits > 0 && s->nvisited >= max_visits)
 			return false;

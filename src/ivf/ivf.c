@@ -22,7 +22,10 @@
  * lists in full before the first row comes out, so all of that is startup
  * cost; RaBitQ adds one heap fetch per reranked candidate (a few times the
  * LIMIT, estimated as 4 * 10 here).  Iterative scans may read more lists,
- * costed like the rest of the index.  Without ORDER BY the index is useless.
+ * costed like the rest of the index.  Without ORDER BY the index is useless,
+ * unless it has a range search (range.c): that reads the lists whose cells
+ * can reach the ball, guessed here as ten times its selectivity (at least
+ * `probes` lists), all before the first row.
  */
 static void
 ivf_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
@@ -39,7 +42,7 @@ ivf_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 				total;
 	Relation	index;
 
-	if (path->indexorderbys == NIL)
+	if (path->indexorderbys == NIL && path->indexclauses == NIL)
 	{
 		*indexStartupCost = DBL_MAX;
 		*indexTotalCost = DBL_MAX;
@@ -66,6 +69,8 @@ ivf_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	index_close(index, NoLock);
 	probes = kind == IVF_KIND_RABITQ ? ivfrabitq_probes : ivfflat_probes;
 	fraction = Min(1.0, probes / lists);
+	if (path->indexclauses != NIL)
+		fraction = Min(1.0, Max(fraction, 10 * costs.indexSelectivity));
 
 	ntuples = Max(path->indexinfo->tuples, 1.0);
 	pages = Max(costs.numIndexPages, 1.0);

@@ -13,6 +13,14 @@
  * With iterative scans, running out of rows (a WHERE clause rejected them)
  * probes the next `probes` lists, up to max_probes; rows of a later batch may
  * be closer than rows already returned (relaxed order).
+ *
+ * A range search (`col <<->> vector_ball(q, r)` as a scan key, range.c)
+ * reads every list whose cell can hold a row within r, however many: every
+ * row sits in the list of its nearest centroid, so under L2 and cosine a
+ * list whose Voronoi cell is farther than r from q is skipped (see
+ * range_lists); under inner product a cell is unbounded and every list is
+ * read.  Only entries within r (flat: exactly; RaBitQ: by the lower bound)
+ * become candidates, so no probes or max_probes apply.
  */
 #include "postgres.h"
 
@@ -27,6 +35,7 @@
 #include "utils/rel.h"
 
 #include "../kernels.h"
+#include "../range.h"
 #include "../vector.h"
 #include "ivf.h"
 
@@ -81,9 +90,18 @@ typedef struct IvfScanOpaqueData
 	TupleTableSlot *slot;
 	EState	   *estate;
 	IndexInfo  *indexInfo;
+
+	/* range search */
+	EmbedRange	range;
+	double		range_limit;	/* the radius in internal units, with slack */
+	bool		orderby_null;	/* ORDER BY col <op> NULL with a range */
+	float		err_scale;		/* RaBitQ: widening of the estimate's error bound */
 } IvfScanOpaqueData;
 
 typedef IvfScanOpaqueData *IvfScanOpaque;
+
+/* a range search's RaBitQ error bound, in standard deviations (see ivfrescan) */
+#define RANGE_EPSILON 6.0f
 
 IndexScanDesc
 ivfbeginscan(Relation index, int nkeys, int norderbys)
@@ -112,6 +130,31 @@ ivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int nor
 	memset(&so->reranked, 0, sizeof(IvfHeap));
 	so->rq.planes = NULL;
 	so->query_null = !embed_rescan_keys(scan, keys, orderbys, so->ctx, &so->query);
+	so->orderby_null = false;
+	so->err_scale = 1.0f;
+	embed_range_from_keys(scan, so->ctx, &so->range);
+	if (so->range.present && !so->range.empty)
+	{
+		embed_range_check_metric(scan->indexRelation, &so->range, so->info.oc.metric);
+		if (!so->query_null)
+			embed_range_check_center(&so->range, so->query);
+		else
+		{
+			/* no ORDER BY, or ORDER BY col <op> NULL: search around the center */
+			so->orderby_null = scan->numberOfOrderBys > 0;
+			so->query = so->range.center;
+			so->query_null = false;
+		}
+		so->range_limit = embed_range_internal_radius(so->range.metric, so->range.radius);
+
+		/*
+		 * RaBitQ's error bound holds with high probability, not always
+		 * (RABITQ_EPSILON standard deviations): a range search drops the
+		 * entries whose bound is beyond the radius, so it widens the bound
+		 * to RANGE_EPSILON deviations, where a miss is about 1e-9 per row.
+		 */
+		so->err_scale = RANGE_EPSILON / RABITQ_EPSILON;
+	}
 	if (!so->query_null && so->info.kind == IVF_KIND_FLAT)
 	{
 		/* decoded once; each entry is then compared in its packed form */
@@ -320,7 +363,7 @@ rabitq_lower_bound(IvfScanOpaque so, ListQuery *lq, IvfEntry e)
 	memcpy(&f, IvfEntryPayload(e), sizeof(RabitqFactors));
 	ip = rabitq_estimate(&so->rq, (uint8 *) IvfEntryPayload(e) + sizeof(RabitqFactors), e->ones,
 						 &f, &err);
-	ip = Min(ip + err, 1.0f);
+	ip = Min(ip + err * so->err_scale, 1.0f);
 	if (so->info.metric == IVF_METRIC_IP)
 		return -(lq->cq + f.norm * lq->qnorm * ip);
 	else
@@ -375,6 +418,8 @@ read_visit(Relation index, Buffer buf, BlockNumber blk, void *arg)
 			d = embed_packed_distance(&so->pq, IvfEntryPayload(e));
 		if (isnan(d))
 			d = INFINITY;
+		if (so->range.present && !(d <= so->range_limit))
+			continue;
 		heap_append(&so->cand, d, &e->tid);
 	}
 	return true;
@@ -470,6 +515,70 @@ exact_distance(IndexScanDesc scan, IvfScanOpaque so, ItemPointer tid, double *di
 	return true;
 }
 
+/* ---------- range search ---------- */
+
+/*
+ * Keep, of the lists ranked (all of them), those that can hold a row within
+ * the radius.  A row x is in the list of its nearest centroid, so if it is
+ * in list i, |x - c_i| <= |x - c_1| for the centroid c_1 nearest to q: x
+ * lies in the half-space of points closer to c_i than to c_1, whose
+ * distance from q is (|q - c_i|^2 - |q - c_1|^2) / (2 |c_i - c_1|).  A list
+ * whose half-space is farther than the radius holds no row within it.  This
+ * holds in the index's own space: unit vectors under cosine (where
+ * |q - x|^2 = 2 (1 - cos)), rotated ones under RaBitQ (rotations keep
+ * distances).  Under inner product, cells do not bound the distance.
+ */
+static void
+range_lists(IvfScanOpaque so)
+{
+	IvfShape   *shape = so->info.shape;
+	int			cdim = shape->meta.cdim;
+	double		r;
+	int			first,
+				kept = 0;
+	const float *c1;
+	double		d1;
+
+	if (so->norder <= 1 ||
+		(so->info.metric != IVF_METRIC_L2 && so->info.metric != IVF_METRIC_COSINE))
+		return;
+	if (so->info.metric == IVF_METRIC_L2)
+		r = so->range.radius;
+	else
+		r = so->range.radius < 0 ? -1 : sqrt(2 * so->range.radius);
+	if (isinf(r))
+		return;
+
+	/* keys are -(|c|^2 - 2 <q, c>): |q - c|^2 less |q|^2, negated */
+	first = so->order[0].v.list;
+	c1 = shape->centroids + (Size) first * cdim;
+	d1 = -so->order[0].key;
+	for (int i = 0; i < so->norder; i++)
+	{
+		int			l = so->order[i].v.list;
+		double		gap,
+					sep,
+					slack;
+
+		if (i > 0)
+		{
+			const float *ci = shape->centroids + (Size) l * cdim;
+
+			gap = -so->order[i].key - d1;
+			sep = (double) shape->cnorms[l] + shape->cnorms[first] -
+				2.0 * embed_active_kernels->dot(ci, c1, cdim);
+			/* float32 rounding, of the keys and of each row's assignment */
+			slack = 1e-3 * (1.0 + fabs(r) + sqrt(Max(shape->cnorms[l], shape->cnorms[first])));
+			if (sep > 0 && (gap - 1e-4 * (1.0 + fabs(d1))) / (2.0 * sqrt(sep)) > r + slack)
+				continue;
+		}
+		so->order[kept++] = so->order[i];
+	}
+	elog(DEBUG1, "ivf range search: %d of %d lists can hold rows within the radius",
+		 kept, so->norder);
+	so->norder = kept;
+}
+
 /* ---------- amgettuple ---------- */
 
 static void
@@ -485,6 +594,12 @@ start_scan(IvfScanOpaque so)
 	so->probes = so->query_null ? nlists : Min(probes, nlists);
 	so->iterative = iterative != IVF_ITERATIVE_OFF && !so->query_null;
 	so->max_probes = so->iterative ? Max(so->probes, Min(max_probes, nlists)) : so->probes;
+	if (so->range.present)
+	{
+		/* every list that can hold a row within the radius, in one batch */
+		so->probes = so->max_probes = nlists;
+		so->iterative = false;
+	}
 
 	so->q = palloc(sizeof(float) * shape->meta.cdim);
 	so->resid = palloc(sizeof(float) * shape->meta.cdim);
@@ -492,8 +607,15 @@ start_scan(IvfScanOpaque so)
 	{
 		/* a zero query under cosine: every distance is NaN, any order will do */
 		memset(so->q, 0, sizeof(float) * shape->meta.cdim);
+		if (so->range.present)
+			so->range.empty = true;
 	}
 	rank_lists(so, so->max_probes);
+	if (so->range.present)
+	{
+		range_lists(so);
+		so->probes = so->norder;
+	}
 }
 
 bool
@@ -506,13 +628,15 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 
 	if (!ScanDirectionIsForward(dir))
 		elog(ERROR, "ivf index scans only go forward");
+	if (so->range.empty)
+		return false;
 
 	old = MemoryContextSwitchTo(so->ctx);
 	if (!so->started)
 	{
 		start_scan(so);
 		so->started = true;
-		if (!next_batch(so))
+		if (so->range.empty || !next_batch(so))
 			goto done;
 	}
 	rerank = so->info.kind == IVF_KIND_RABITQ && !so->query_null && scan->heapRelation != NULL;
@@ -544,7 +668,8 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 				IvfHeapItem c = heap_pop(&so->cand);
 				double		d;
 
-				if (exact_distance(scan, so, &c.v.tid, &d))
+				if (exact_distance(scan, so, &c.v.tid, &d) &&
+					!(so->range.present && !(d <= so->range_limit)))
 					heap_push(&so->reranked, isnan(d) ? INFINITY : d, &c.v.tid);
 				continue;
 			}
@@ -555,7 +680,8 @@ ivfgettuple(IndexScanDesc scan, ScanDirection dir)
 
 done:
 	MemoryContextSwitchTo(old);
-	scan->xs_recheck = false;
+	/* a range's rows are a superset (bounds, slack): the executor rechecks */
+	scan->xs_recheck = so->range.present;
 	scan->xs_recheckorderby = false;
 	return found;
 }
