@@ -303,6 +303,9 @@ extern int	hnsw_candidate_cmp(const ListCell *a, const ListCell *b);
 extern List *hnsw_select_neighbors(HnswIndexInfo *info, List *cands, int max,
 								   bool keep_pruned);
 
+/* connectivity (hnswconnect.c): link in what no search reaches; the count linked */
+extern int64 hnsw_connect(HnswIndexInfo *info);
+
 /* insert (hnswinsert.c) */
 extern bool hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid);
 
