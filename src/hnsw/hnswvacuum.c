@@ -575,3 +575,22 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	hnsw_connect(&vs.info);
 	return stats;
 }
+
+/*
+ * amvacuumcleanup: a VACUUM that had nothing to remove from this index
+ * (no bulkdelete ran) still links in what inserts since the last one left
+ * unreachable.
+ */
+IndexBulkDeleteResult *
+hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
+{
+	if (!info->analyze_only && stats == NULL)
+	{
+		HnswIndexInfo hinfo;
+
+		hnsw_index_info(&hinfo, info->index, false);
+		hinfo.store = hnsw_disk_store(&hinfo);
+		hnsw_connect(&hinfo);
+	}
+	return embed_vacuumcleanup(info, stats);
+}
