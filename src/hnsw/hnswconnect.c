@@ -20,6 +20,7 @@
 
 #include "miscadmin.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "hnswstore.h"
 
@@ -436,6 +437,7 @@ hnsw_connect(HnswIndexInfo *info)
 	MemoryContext ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw connect",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(ctx);
+	TimestampTz started = GetCurrentTimestamp();
 
 	st->ops->entry(st, &entry, &top);
 	if (top < 0)
@@ -487,9 +489,10 @@ hnsw_connect(HnswIndexInfo *info)
 	for (int layer = 0; layer <= top; layer++)
 		connect_layer(&cs, layer);
 
-	if (cs.linked > 0 || cs.failed > 0)
-		elog(DEBUG1, "hnsw index \"%s\": linked in %lld unreachable elements, %lld left",
-			 RelationGetRelationName(info->index), (long long) cs.linked, (long long) cs.failed);
+	elog((cs.linked > 0 || cs.failed > 0) ? DEBUG1 : DEBUG2,
+		 "hnsw index \"%s\": linked in %lld unreachable elements, %lld left (%u element slots, %.1f ms)",
+		 RelationGetRelationName(info->index), (long long) cs.linked, (long long) cs.failed,
+		 cs.nslots, (double) (GetCurrentTimestamp() - started) / 1000.0);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(ctx);
 	return cs.linked;
