@@ -12,7 +12,7 @@
  *
  * It runs on either store through the store's operations only (the build's
  * graph in memory, or the index's pages with one page locked at a time and
- * one WAL record per changed element), with O(n) memory: a byte or three per
+ * one WAL record per changed element), with O(n) memory: four bytes per
  * element slot and a TID stack.  When nothing is unreachable it costs one
  * read of every element (a walk) and nothing else.
  */
@@ -24,7 +24,7 @@
 
 #include "hnswstore.h"
 
-/* verification walks after repairs that replaced a link (each is a full walk) */
+/* walks of one layer, each followed by repairs (see connect_layer) */
 #define CONNECT_MAX_ROUNDS		8
 
 typedef struct ConnState
