@@ -47,6 +47,7 @@ OBJS = \
 	src/hnsw/hnswutils.o \
 	src/hnsw/hnswvacuum.o \
 	src/hnsw/hnswcheck.o \
+	src/hnsw/hnswconnect.o \
 	src/ivf/ivf.o \
 	src/ivf/ivfbuild.o \
 	src/ivf/ivfinsert.o \

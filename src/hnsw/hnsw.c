@@ -195,6 +195,7 @@ hnswhandler(PG_FUNCTION_ARGS)
 	am->ambuildempty = hnswbuildempty;
 	am->aminsert = hnswinsert;
 	am->ambulkdelete = hnswbulkdelete;
+	am->amvacuumcleanup = hnswvacuumcleanup;
 	am->amcostestimate = hnswcostestimate;
 	am->amoptions = hnswoptions;
 	am->ambuildphasename = hnswbuildphasename;

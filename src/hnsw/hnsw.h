@@ -307,6 +307,9 @@ extern int	hnsw_candidate_cmp(const ListCell *a, const ListCell *b);
 extern List *hnsw_select_neighbors(HnswIndexInfo *info, List *cands, int max,
 								   bool keep_pruned);
 
+/* connectivity (hnswconnect.c): link in what no search reaches; the count linked */
+extern int64 hnsw_connect(HnswIndexInfo *info);
+
 /* insert (hnswinsert.c) */
 extern bool hnsw_insert_value(HnswIndexInfo *info, Datum value, ItemPointer heaptid);
 
@@ -321,6 +324,8 @@ extern bool hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer 
 					   struct IndexInfo *indexInfo);
 extern IndexBulkDeleteResult *hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 											 IndexBulkDeleteCallback callback, void *callback_state);
+extern IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info,
+												IndexBulkDeleteResult *stats);
 extern IndexScanDesc hnswbeginscan(Relation index, int nkeys, int norderbys);
 extern void hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
 extern bool hnswgettuple(IndexScanDesc scan, ScanDirection dir);

@@ -348,6 +348,9 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_WAL);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
 								 (int64) pg_atomic_read_u64(&bs.counts->heaptuples));
+	/* link in what no search would reach, in memory or (if it spilled) on the pages */
+	bs.info.store = hnsw_memstore_alone(bs.graph);
+	hnsw_connect(&bs.info);
 	hnsw_memstore_finish(bs.graph);
 	maybe_notice(&bs);
 

@@ -320,6 +320,26 @@ disk_prefetch(HnswStore *st, ItemPointer tid, bool item)
 						ItemPointerGetOffsetNumber(tid), item);
 }
 
+/* an element page's line pointers (the index's pages as they are now) */
+static int
+disk_block_slots(HnswStore *st, BlockNumber blk)
+{
+	Relation	index = st->info->index;
+	Buffer		buf;
+	Page		page;
+	int			n = 0;
+
+	if (blk >= RelationGetNumberOfBlocks(index))
+		return -1;
+	buf = embed_read_buffer(index, blk);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (!PageIsNew(page) && HnswPageGetOpaque(page)->type == HNSW_PAGE_ELEMENT)
+		n = PageGetMaxOffsetNumber(page);
+	UnlockReleaseBuffer(buf);
+	return n;
+}
+
 static const HnswStoreOps disk_ops = {
 	.read = disk_read,
 	.write = disk_write,
@@ -332,6 +352,7 @@ static const HnswStoreOps disk_ops = {
 	.new_visit = disk_new_visit,
 	.visit = disk_visit,
 	.prefetch = disk_prefetch,
+	.block_slots = disk_block_slots,
 };
 
 HnswStore *

@@ -695,6 +695,23 @@ mem_end_turn(HnswStore *st)
 	mem_end_first((HnswMemGraph *) st);
 }
 
+/* a virtual page's elements (an overflow page has none) */
+static int
+mem_block_slots(HnswStore *st, BlockNumber blk)
+{
+	HnswMemGraph *g = (HnswMemGraph *) st;
+	BlockNumber nblocks;
+	MemBlock   *b;
+
+	SpinLockAcquire(&g->sh->mutex);
+	nblocks = g->sh->nblocks;
+	SpinLockRelease(&g->sh->mutex);
+	if (blk >= nblocks)
+		return -1;
+	b = mem_block(g, blk);
+	return b->count < 0 ? 0 : b->count;
+}
+
 static const HnswStoreOps mem_ops = {
 	.read = mem_read,
 	.write = mem_write,
@@ -707,6 +724,7 @@ static const HnswStoreOps mem_ops = {
 	.new_visit = mem_new_visit,
 	.visit = mem_visit,
 	.prefetch = mem_prefetch,
+	.block_slots = mem_block_slots,
 };
 
 /* ---------- what the build calls ---------- */
@@ -740,6 +758,20 @@ HnswMemCounts *
 hnsw_memstore_counts(HnswMemShared *sh)
 {
 	return &sh->counts;
+}
+
+/*
+ * Every participant is done: the store that holds the graph now, this one
+ * (taking no locks from now on: this process is alone) or, once the graph
+ * was written out, the one it handed over to.
+ */
+HnswStore *
+hnsw_memstore_alone(HnswStore *st)
+{
+	HnswMemGraph *g = (HnswMemGraph *) st;
+
+	g->concurrent = false;
+	return g->sh->flushed ? g->fallback : st;
 }
 
 /*

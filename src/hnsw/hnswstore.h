@@ -90,6 +90,13 @@ typedef struct HnswStoreOps
 
 	/* CPU-cache prefetch of an element about to be read (its slot, or `item`: its lines) */
 	void		(*prefetch) (HnswStore *st, ItemPointer tid, bool item);
+
+	/*
+	 * The element slots block blk has now (offsets 1..n may hold elements;
+	 * 0 for a block of another kind), or -1 past the last block: how a walk
+	 * of the whole graph (hnswconnect.c) numbers the elements.
+	 */
+	int			(*block_slots) (HnswStore *st, BlockNumber blk);
 } HnswStoreOps;
 
 struct HnswStore
@@ -124,6 +131,7 @@ extern HnswStore *hnsw_memstore_attach(HnswMemShared *sh, bool concurrent, HnswI
 extern HnswMemCounts *hnsw_memstore_counts(HnswMemShared *sh);
 extern bool hnsw_memstore_begin_insert(HnswStore *st);
 extern void hnsw_memstore_end_insert(HnswStore *st);
+extern HnswStore *hnsw_memstore_alone(HnswStore *st);
 extern void hnsw_memstore_finish(HnswStore *st);
 extern bool hnsw_memstore_overflowed(HnswMemShared *sh, double *at, Size *total,
 									 bool *shm_capped);

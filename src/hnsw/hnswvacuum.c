@@ -9,7 +9,9 @@
  *      from its neighbourhood (so recall does not decay with churn);
  *   3. free the deleted elements' space (their line pointers stay, unused,
  *      so other TIDs do not move) and recycle their overflow pages via the
- *      free space map.
+ *      free space map;
+ *   4. walk the graph from the entry point and link in every live element
+ *      the walk did not reach (hnswconnect.c).
  * Each page change is one generic WAL record under an exclusive lock on that
  * page alone.  A link to a freed slot that a concurrent insert wrote after
  * pass 2 is harmless: readers skip slots that hold no element.
@@ -552,7 +554,11 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	dargs.callback_state = callback_state;
 	for_each_element(&vs, remove_dead_tids, &dargs);
 	if (vs.ndeleted == 0)
+	{
+		/* nothing to unlink, but inserts since the build may have cut some off */
+		hnsw_connect(&vs.info);
 		return stats;
+	}
 	qsort(vs.deleted, vs.ndeleted, sizeof(ItemPointerData), tid_cmp);
 
 	fix_entry_point(&vs);
@@ -565,5 +571,26 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	}
 	MemoryContextDelete(tmp);
 	free_deleted(&vs, stats);
+	/* pass 4: link in every live element no search from the entry point reaches */
+	hnsw_connect(&vs.info);
 	return stats;
+}
+
+/*
+ * amvacuumcleanup: a VACUUM that had nothing to remove from this index
+ * (no bulkdelete ran) still links in what inserts since the last one left
+ * unreachable.
+ */
+IndexBulkDeleteResult *
+hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
+{
+	if (!info->analyze_only && stats == NULL)
+	{
+		HnswIndexInfo hinfo;
+
+		hnsw_index_info(&hinfo, info->index, false);
+		hinfo.store = hnsw_disk_store(&hinfo);
+		hnsw_connect(&hinfo);
+	}
+	return embed_vacuumcleanup(info, stats);
 }
