@@ -44,13 +44,18 @@ sub unreachable
 	return $node->safe_psql($db, "SELECT unreachable FROM embed_index_check('$index')");
 }
 
-# every row's own value, as a query through the index, returns that row first
+# Every row's own value, as a query through the index, returns that row
+# first.  Reachable is not the same as found: a greedy search can still miss
+# a reachable element, and the graph's levels are drawn at random (not
+# seeded), so the bar allows 2 misses in ~5,000 rows: none were seen in five
+# builds with the repair, 7 were without it (unreachable rows are never found).
 sub self_query_ok
 {
 	my ($what) = @_;
 	my ($found, $total) = self_found($node, $db, 'g', '<->',
 		index => 'g_v', set => 'SET hnsw.ef_search = 300;');
-	is($found, $total, "$what: a self-query finds each of the $total rows");
+	cmp_ok($total - $found, '<=', 2, "$what: a self-query finds all but at most 2 of the $total rows")
+	  or diag("found $found of $total");
 }
 
 # CREATE INDEX with its DEBUG1 lines (which path the build took, what it linked in)
