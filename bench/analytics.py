@@ -8,7 +8,7 @@ throwaway cluster; it reuses bench.py's loader and machine record rather than
 growing bench.py, whose subject is nearest-neighbour search.  Each query runs
 --repeat times in one backend; the report gives the median wall time, rows/s
 and the backend's CPU seconds (user + system, from /proc: on a shared machine
-wall time also counts waiting for a core).  One JSON line per query goes to
+wall time also counts waiting for a core) with rows per CPU second.  One JSON line per query goes to
 bench/results/analytics/ (a folder of its own, so plot.py does not read it).
 """
 import argparse
@@ -99,7 +99,7 @@ def main():
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%SZ")
     os.makedirs(a.out, exist_ok=True)
     path = os.path.join(a.out, f"{stamp}.jsonl")
-    print(f"\n{'query':<36} {'wall s':>8} {'rows/s':>10} {'CPU s':>8}")
+    print(f"\n{'query':<36} {'wall s':>8} {'rows/s':>10} {'CPU s':>8} {'rows/CPU s':>11}")
     with open(path, "w") as out:
         for name, sql in QUERIES:
             name, sql = name.format(k=a.k), sql.format(t=t, k=a.k)
@@ -114,12 +114,15 @@ def main():
                     cpus.append(c1 - c0)
             wall = statistics.median(walls)
             cpu = statistics.median(cpus) if cpus else None
+            per_cpu = a.rows / cpu if cpu else None
             print(f"{name:<36} {wall:>8.2f} {a.rows / wall:>10,.0f} "
-                  f"{cpu if cpu is not None else float('nan'):>8.2f}")
+                  f"{cpu if cpu is not None else float('nan'):>8.2f} "
+                  f"{format(per_cpu, ',.0f') if per_cpu else '-':>11}")
             out.write(json.dumps({
                 "kind": "analytics", "query": name, "sql": sql, "rows": a.rows, "dims": a.dims,
                 "k": a.k, "repeat": a.repeat, "wall_s": walls, "cpu_s": cpus or None,
-                "rows_per_s": a.rows / wall, "timestamp": stamp, "machine": machine}) + "\n")
+                "rows_per_s": a.rows / wall,
+                "rows_per_cpu_s": per_cpu, "timestamp": stamp, "machine": machine}) + "\n")
     conn.execute(f"DROP TABLE {t}, {t}_centroids, {t}_projection")
     print(f"\nwrote {os.path.relpath(path)}")
 
