@@ -296,7 +296,7 @@ SELECT round(embed_index_recall('words_rabitq_idx', 200, 10)::numeric, 3) AS rec
 
 \echo
 \echo '=== 8. Clusters and a 2-D map: kmeans(), pca() and vector_project()'
-\echo '    The 1,900 words of frequency rank 101-2000 and the 24 words of map_labels get a'
+\echo '    The words of frequency rank 101-2000 and the 24 of map_labels (1,908 in all) get a'
 \echo '    k-means cluster and a place on the first two principal axes; one SELECT'
 \echo '    in test/demo/map.sql turns the points into an SVG file.'
 \echo
