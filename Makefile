@@ -209,7 +209,7 @@ stress:
 	@bash test/scripts/run-stress.sh
 
 bench:
-	@bash bench/run.sh $(if $(DATASET),--dataset $(DATASET)) $(if $(INDEX),--index "$(INDEX)") $(if $(SWEEP),--sweep "$(SWEEP)")
+	@bash bench/run.sh $(if $(ANALYTICS),--analytics) $(if $(DATASET),--dataset $(DATASET)) $(if $(INDEX),--index "$(INDEX)") $(if $(SWEEP),--sweep "$(SWEEP)")
 
 # Redraw bench/results/*.svg from the results already there (make bench does
 # this after every run); PLOT_ARGS e.g. "--qps qps_c" or "--all".

@@ -7,6 +7,9 @@
 # Usage: bash bench/run.sh [bench.py options...]     (see bench/README.md)
 #        bash bench/run.sh --plots-only [plot.py options...]   (`make plots`:
 #        redraw bench/results/*.svg from the results there, no cluster)
+#        bash bench/run.sh --analytics [analytics.py options...]   (`make bench
+#        ANALYTICS=1`: kmeans/pca/vector_nearest/vector_project throughput,
+#        bench/analytics.py, instead of the search benchmark)
 #   e.g. bash bench/run.sh --dataset beir-bge-768 --index "hnsw:m=16"
 # Extra options also come from $BENCH_ARGS (make bench BENCH_ARGS="--queries 200").
 #
@@ -54,6 +57,8 @@ pkg_installed() {
 # Dependencies: only what is missing, so a second run costs nothing.
 PLOTS_ONLY=0
 if [ "${1:-}" = --plots-only ]; then PLOTS_ONLY=1; shift; fi
+ANALYTICS=0
+if [ "${1:-}" = --analytics ]; then ANALYTICS=1; shift; fi
 install_missing() {
 	[ $# -gt 0 ] || return 0
 	command -v apt-get >/dev/null || die "missing $* and no apt-get; install them yourself"
@@ -187,6 +192,12 @@ STARTED=1
 export PGHOST=$WORK PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
 # bench.py builds bench/client.c against this installation's libpq
 export PG_CONFIG
+
+if [ "$ANALYTICS" = 1 ]; then
+	# shellcheck disable=SC2086 # BENCH_ARGS is a word list on purpose
+	"$PYTHON" "$REPO/bench/analytics.py" "$@" ${BENCH_ARGS:-}
+	exit 0
+fi
 
 # shellcheck disable=SC2086 # BENCH_ARGS is a word list on purpose
 "$PYTHON" "$REPO/bench/bench.py" "$@" ${BENCH_ARGS:-}

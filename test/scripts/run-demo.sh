@@ -37,17 +37,26 @@ psql_demo -q -c 'CREATE EXTENSION embed'
 
 log "running test/demo/demo.sql"
 # -e echoes each query before its result.
-(cd "$EMBED_REPO" && psql_demo -e -v datadir="$EMBED_REPO/test/data" -f "$demo")
+# Section 8 writes its SVG map there (git-ignored); a stale one goes first.
+map=$EMBED_REPO/demo-map.svg
+rm -f "$map"
+(cd "$EMBED_REPO" && psql_demo -e -v datadir="$EMBED_REPO/test/data" -v mapfile="$map" -f "$demo")
+[ -s "$map" ] || die "the demo did not write $map"
 
 teardown
 log "demo finished; its throwaway cluster and tables are gone"
-cat <<'EOF'
+cat <<EOF
 
 What you just saw, and where to read more in README.md:
-  - the vector type, its operators and avg()        "The `vector` type", "Operators", "Functions"
-  - an hnsw index and its measured recall           "Indexes: `hnsw`", "Performance"
-  - an ivfrabitq index, its size and recall         "Indexes: `ivfflat` and `ivfrabitq`"
-Not in the demo, also in this release: "The `halfvec` type", "The `sparsevec` type", "Bit strings".
-To keep a cluster and explore, install with `make && sudo make install` and
+  - the vector type, its operators and avg()          "The \`vector\` type", "Operators", "Functions"
+  - an hnsw index and its measured recall             "Indexes: \`hnsw\`", "Performance"
+  - an ivfrabitq index, its size and recall           "Indexes: \`ivfflat\` and \`ivfrabitq\`"
+  - word clusters from kmeans(), a 2-D map from       "Clustering and projection"
+    pca() and vector_project()
+  - full text and vector search fused by rrf_score()  "Hybrid retrieval"
+The map: $map (open it in a browser; a copy is test/demo/embedding-map.svg).
+Not in the demo, also in this release: "The \`halfvec\` type", "The \`sparsevec\` type", "Bit strings",
+"Classification and recommendation", "Multi-vector documents".
+To keep a cluster and explore, install with \`make && sudo make install\` and
 CREATE EXTENSION embed in a database of your own.
 EOF

@@ -13,7 +13,8 @@ use PostgreSQL::Test::Utils;
 use PostgreSQL::Test::Cluster;
 use Test::More;
 
-our @EXPORT = qw(start_node load_words load_sap knn_check knn_ok order_ok self_found index_am index_count run_node);
+our @EXPORT = qw(start_node load_words load_sap knn_check knn_ok order_ok self_found index_am index_count run_node
+  chromium chromium_run);
 
 my $tmp;
 
@@ -287,6 +288,43 @@ sub run_node
 		'>' => \$out, '2>' => \$err,
 		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
 	return ($ok, $out, $err);
+}
+
+
+# Headless Chromium (Debian's chromium; make test installs it when apt can),
+# as test/t/018_bench_plots.pl drives it: the path of the binary on PATH, or
+# undef when there is none (the caller skips).
+sub chromium
+{
+	for my $name (qw(chromium chromium-browser))
+	{
+		for my $dir (split /:/, $ENV{PATH})
+		{
+			return "$dir/$name" if -x "$dir/$name";
+		}
+	}
+	return undef;
+}
+
+# Run chromium headless on @args (e.g. '--screenshot=x.png', 'file:///y.svg')
+# with a fresh profile $dir/profile-$tag, HOME=$dir (it wants a writable one),
+# no network side traffic and a 1000x800 window.  Returns (success, stdout,
+# stderr).
+sub chromium_run
+{
+	my ($dir, $tag, @args) = @_;
+	my $bin = chromium() or die 'no chromium';
+	my ($out, $err) = ('', '');
+	local $ENV{HOME} = $dir;
+	my @cmd = ($bin,
+		qw(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
+		  --disable-background-networking --disable-component-update --disable-sync),
+		'--window-size=1000,800', "--user-data-dir=$dir/profile-$tag", @args);
+	my $ok = eval {
+		IPC::Run::run(\@cmd, '<', \undef, '>', \$out, '2>', \$err, IPC::Run::timeout(180));
+	};
+	$err .= $@ if $@;
+	return ($ok ? 1 : 0, $out, $err);
 }
 
 1;
