@@ -75,6 +75,9 @@ sub load_sap
 #
 #   table, op        the table (it needs an integer-ish `id` and the vector
 #                    column `col`, default v) and the distance operator
+#   expr             instead of `col`: an expression over the table's alias
+#                    t, to order by what an expression index holds, e.g.
+#                    'binary_quantize(t.v)::bit(100)'
 #   queries          SQL giving (qid, qv): one row per query vector
 #   where            optional filter, applied in both scans
 #   k                default 10
@@ -95,10 +98,11 @@ sub knn_check
 	my ($node, $db, %o) = @_;
 	my $k = $o{k} // 10;
 	my $col = $o{col} // 'v';
+	my $te = $o{expr} // "t.$col";
 	my $where = defined $o{where} ? "WHERE $o{where}" : '';
 	my $set = $o{set} // '';
-	my $knn = "SELECT t.id, t.$col $o{op} q.qv AS d FROM $o{table} t $where "
-	  . "ORDER BY t.$col $o{op} q.qv LIMIT $k";
+	my $knn = "SELECT t.id, $te $o{op} q.qv AS d FROM $o{table} t $where "
+	  . "ORDER BY $te $o{op} q.qv LIMIT $k";
 
 	if (defined $o{index})
 	{
@@ -235,18 +239,21 @@ sub index_count
 # their own nearest neighbour: the top-1 for the row's own vector must be
 # that row or one with an identical vector.  $where restricts the rows
 # checked; $set adds SET commands (e.g. a larger hnsw.ef_search); index,
-# if given, is checked (one test) to be the one scanned.
+# if given, is checked (one test) to be the one scanned; expr, as for
+# knn_check, orders by an expression over alias t instead of `col`.
 # Returns (found, checked).
 sub self_found
 {
 	my ($node, $db, $table, $op, %o) = @_;
 	my $col = $o{col} // 'v';
+	my $te = $o{expr} // "t.$col";
+	my ($pick, $from) = defined $o{expr} ? ("$o{expr} AS $col", "$table t") : ($col, $table);
 	my $where = defined $o{where} ? "WHERE $o{where}" : '';
 	my $set = $o{set} // '';
 	my $sql = qq{
 		SELECT count(*) FILTER (WHERE n.v = s.$col), count(*)
-		FROM (SELECT id, $col FROM $table $where) s
-		LEFT JOIN LATERAL (SELECT t.$col AS v FROM $table t ORDER BY t.$col $op s.$col LIMIT 1) n ON true};
+		FROM (SELECT id, $pick FROM $from $where) s
+		LEFT JOIN LATERAL (SELECT $te AS v FROM $table t ORDER BY $te $op s.$col LIMIT 1) n ON true};
 	if (defined $o{index})
 	{
 		my $plan = $node->safe_psql($db, "SET enable_seqscan = off; $set EXPLAIN (COSTS OFF) $sql");
