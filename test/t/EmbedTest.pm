@@ -265,13 +265,16 @@ sub self_found
 }
 
 # A started cluster named $name with embed created in database postgres;
-# $conf, if given, is appended to postgresql.conf first.
+# $conf, if given, is appended to postgresql.conf first.  JIT is off: the
+# tests' index passes run with enable_seqscan = off, whose 1e10 plan costs
+# made PostgreSQL JIT-compile every such query (0.5-1 s of CPU each).
 sub start_node
 {
 	my ($name, $conf) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
 
 	$node->init;
+	$node->append_conf('postgresql.conf', 'jit = off');
 	$node->append_conf('postgresql.conf', $conf) if defined $conf;
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION embed');
