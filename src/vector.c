@@ -10,6 +10,9 @@
 
 #include <float.h>
 #include <math.h>
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "catalog/pg_type.h"
 #include "common/shortest_dec.h"
@@ -686,7 +689,48 @@ dense_subvector(FunctionCallInfo fcinfo, const DenseCodec *c)
 
 DENSE_BOTH(subvector, dense_subvector)
 
-/* bit i is set iff element i > 0 */
+/* out[i / 8] bit (7 - i % 8) = x[i] > 0: a bit string's layout; out has (n + 7) / 8 bytes */
+static void
+embed_binary_quantize_floats(const float *x, int n, bits8 *out)
+{
+	int			i = 0;
+
+#if defined(__x86_64__) && defined(__SSE2__)
+	const __m128 zero = _mm_setzero_ps();
+
+	/* movemask puts lane 0 in bit 0: reverse the lanes so it lands in bit 3 */
+	for (; i + 8 <= n; i += 8)
+	{
+		__m128		lo = _mm_loadu_ps(x + i),
+					hi = _mm_loadu_ps(x + i + 4);
+		int			a = _mm_movemask_ps(_mm_cmpgt_ps(_mm_shuffle_ps(lo, lo, _MM_SHUFFLE(0, 1, 2, 3)), zero)),
+					b = _mm_movemask_ps(_mm_cmpgt_ps(_mm_shuffle_ps(hi, hi, _MM_SHUFFLE(0, 1, 2, 3)), zero));
+
+		out[i / 8] = (bits8) ((a << 4) | b);
+	}
+#else
+	for (; i + 8 <= n; i += 8)
+		out[i / 8] = (bits8) ((x[i] > 0) << 7 | (x[i + 1] > 0) << 6 | (x[i + 2] > 0) << 5 |
+							  (x[i + 3] > 0) << 4 | (x[i + 4] > 0) << 3 | (x[i + 5] > 0) << 2 |
+							  (x[i + 6] > 0) << 1 | (x[i + 7] > 0));
+#endif
+	if (i < n)
+	{
+		unsigned int b = 0;
+
+		for (int j = 0; i + j < n; j++)
+			b |= (unsigned int) (x[i + j] > 0) << (7 - j);
+		out[i / 8] = (bits8) b;
+	}
+}
+
+/*
+ * Bit i is set iff element i > 0.  A byte at a time from the floats: the
+ * binary-quantized re-ranking pattern evaluates this twice per row returned
+ * (the ORDER BY expression), and an indirect call per element cost 8,500
+ * instructions per 768-d vector, 80 calls per query at LIMIT 40.  SSE2 (every
+ * x86-64) compares four at a time.
+ */
 DENSE_INLINE
 dense_binary_quantize(FunctionCallInfo fcinfo, const DenseCodec *c)
 {
@@ -694,12 +738,13 @@ dense_binary_quantize(FunctionCallInfo fcinfo, const DenseCodec *c)
 	int			len = VARBITTOTALLEN(v->dim);
 	VarBit	   *r = (VarBit *) palloc0(len);
 	bits8	   *p = VARBITS(r);
+	float		s[DENSE_STACK_DIMS];
+	const float *x = dense_read(c, v, s, DENSE_STACK_DIMS);
 
 	SET_VARSIZE(r, len);
 	VARBITLEN(r) = v->dim;
-	for (int i = 0; i < v->dim; i++)
-		if (c->elem(v->data, i) > 0)
-			p[i / BITS_PER_BYTE] |= (bits8) (0x80 >> (i % BITS_PER_BYTE));
+	embed_binary_quantize_floats(x, v->dim, p);
+	dense_read_done(c, x, s);
 	PG_RETURN_VARBIT_P(r);
 }
 

@@ -268,6 +268,7 @@ extern bool hnsw_search_done(HnswSearch *s);
 extern void hnsw_search_release_all(HnswSearch *s);
 extern HnswCandidate *hnsw_search_next(HnswSearch *s);
 extern int64 hnsw_search_visited(HnswSearch *s);
+extern Size hnsw_search_pooled(HnswSearch *s);
 extern void hnsw_search_start_layer0(HnswSearch *s, List *entry);
 
 /* page helpers (hnswutils.c) */

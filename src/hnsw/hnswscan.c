@@ -113,13 +113,14 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 	}
 }
 
-/* memory the search may use: work_mem times hnsw.scan_mem_multiplier */
+/* memory the search may use: work_mem times hnsw.scan_mem_multiplier (its pooled blocks too) */
 static bool
 over_memory(HnswScanOpaque so)
 {
 	double		limit = (double) work_mem * 1024.0 * hnsw_scan_mem_multiplier;
 
-	return (double) MemoryContextMemAllocated(so->ctx, true) > limit;
+	return (double) MemoryContextMemAllocated(so->ctx, true) +
+		(so->search ? hnsw_search_pooled(so->search) : 0) > limit;
 }
 
 static void
