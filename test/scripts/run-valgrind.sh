@@ -34,7 +34,7 @@ VG_ERROR_EXIT=1
 
 # The suites in REGRESS order, except the slow ones last, slowest at the end
 # (under valgrind on 2 busy cores: vector_ops 86 s, bit 207 s, kernels 219 s,
-# aggregate 319 s, halfvec and hnsw over 20 minutes each), so that a capped
+# aggregate 319 s, sparsevec 212 s, halfvec 920 s, hnsw 1849 s), so that a capped
 # run covers the most.
 SLOW_LAST="vector_ops bit kernels aggregate sparsevec halfvec ivf hnsw"
 
