@@ -5,6 +5,8 @@
 #   make bench   benchmarks (see bench/README.md); make plots redraws their SVG plots;
 #                make bench-shards: sharded search against one table
 #   make stress  race-hunting runs on a build that widens race windows
+#   make valgrind  the pg_regress suites against a server under valgrind
+#                  (memcheck, ~30x slower; not part of make test)
 #   make install-as-vector    make install, plus the same extension under
 #                             pgvector's name (CREATE EXTENSION vector); see below
 #   make uninstall-as-vector  remove that alias again (embed stays installed)
@@ -194,7 +196,7 @@ uninstall-vector-alias-if-ours:
 		[ -f "$$f" ] && head -n 1 "$$f" | grep -q '$(VECTOR_MARK)' && rm -f "$$f"; \
 	done; true
 
-.PHONY: test demo bench plots bench-shards stress fuzz-pglz fuzz
+.PHONY: test demo bench plots bench-shards stress valgrind fuzz-pglz fuzz
 
 # The two user-facing commands: each bootstraps its own dependencies.
 test:
@@ -207,6 +209,12 @@ demo:
 # the normal build is restored afterwards.  Not part of `make test`.
 stress:
 	@bash test/scripts/run-stress.sh
+
+# The pg_regress suites with the postmaster and every backend under
+# valgrind's memcheck (test/scripts/run-valgrind.sh); fails on any valgrind
+# error.  Slow: not part of `make test`.
+valgrind:
+	@bash test/scripts/run-valgrind.sh
 
 bench:
 	@bash bench/run.sh $(if $(ANALYTICS),--analytics) $(if $(DATASET),--dataset $(DATASET)) $(if $(INDEX),--index "$(INDEX)") $(if $(SWEEP),--sweep "$(SWEEP)")

@@ -1,9 +1,11 @@
 # shellcheck shell=bash
 # Shared by run-tests.sh and run-demo.sh (sourced, not executed):
-#   ensure_deps MODE   install missing Debian packages (MODE: test | demo)
+#   ensure_deps MODE   install missing Debian packages (MODE: test | demo | valgrind)
 #   build_install      make + make install against $PG_CONFIG
+#   regress_list       the Makefile's REGRESS
 #   setup_work         private temp dir, torn down on EXIT/INT/TERM
-#   start_cluster      throwaway PostgreSQL cluster in that dir; exports PG* env
+#   init_cluster       initdb a throwaway cluster in that dir (not started)
+#   start_cluster      init_cluster, start it; exports PG* env
 #   teardown           stop every cluster under the temp dir and delete it
 #
 # Knobs (environment):
@@ -88,6 +90,9 @@ ensure_deps() {
 		pkg_installed postgresql-$PG_MAJOR || need+=("postgresql-$PG_MAJOR")
 		pkg_installed postgresql-server-dev-$PG_MAJOR || need+=("postgresql-server-dev-$PG_MAJOR")
 	fi
+	if [ "$mode" = valgrind ]; then
+		command -v valgrind >/dev/null || need+=(valgrind)
+	fi
 	if [ "$mode" = test ]; then
 		# IPC::Run is what PostgreSQL's TAP modules need; prove ships with perl.
 		{ perl -MIPC::Run -e1 2>/dev/null && command -v prove >/dev/null; } ||
@@ -139,6 +144,14 @@ ensure_deps() {
 			die "OS user '$TEST_USER' does not exist (set EMBED_TEST_USER to an unprivileged user)"
 	fi
 	export PG_CONFIG PGBIN PG_PKGLIBDIR
+}
+
+# REGRESS as the Makefile (and PGXS) see it.
+regress_list() {
+	# shellcheck disable=SC2016 # $(REGRESS) is for make, not the shell
+	printf 'embed-print-regress:\n\t@echo $(REGRESS)\n' |
+		make -s --no-print-directory -C "$EMBED_REPO" -f Makefile -f - \
+			PG_CONFIG="$PG_CONFIG" embed-print-regress
 }
 
 build_install() {
@@ -234,10 +247,11 @@ free_port() {
 	die "no free port in 5400-5599"
 }
 
-start_cluster() {
+# initdb and our settings only; start_cluster also starts it (run-valgrind.sh
+# starts the postmaster itself).  Sets PGPORT and EMBED_PGDATA.
+init_cluster() {
 	local data=$EMBED_WORK/pgdata
 	PGPORT=$(free_port)
-	log "starting throwaway cluster (port $PGPORT, socket dir $EMBED_WORK)"
 	(cd "$EMBED_WORK" && as_test_user "$PGBIN/initdb" -D "$data" -U postgres \
 		--auth=trust -E UTF8 --locale=C --no-sync) >"$EMBED_WORK/initdb.log" 2>&1 ||
 		{ cat "$EMBED_WORK/initdb.log" >&2; die "initdb failed"; }
@@ -250,6 +264,13 @@ start_cluster() {
 		synchronous_commit = off
 		full_page_writes = off
 	EOF
+	EMBED_PGDATA=$data
+}
+
+start_cluster() {
+	init_cluster
+	local data=$EMBED_PGDATA
+	log "starting throwaway cluster (port $PGPORT, socket dir $EMBED_WORK)"
 	(cd "$EMBED_WORK" && as_test_user "$PGBIN/pg_ctl" -D "$data" \
 		-l "$EMBED_WORK/server.log" -w -t 60 start) >/dev/null 2>&1 ||
 		{ cat "$EMBED_WORK/server.log" >&2; die "could not start the cluster"; }

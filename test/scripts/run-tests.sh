@@ -40,14 +40,6 @@ on_exit_hook() {
 	summary
 }
 
-# REGRESS as the Makefile (and PGXS) see it.
-regress_list() {
-	# shellcheck disable=SC2016 # $(REGRESS) is for make, not the shell
-	printf 'embed-print-regress:\n\t@echo $(REGRESS)\n' |
-		make -s --no-print-directory -C "$EMBED_REPO" -f Makefile -f - \
-			PG_CONFIG="$PG_CONFIG" embed-print-regress
-}
-
 run_regress() {
 	local tests t out rc=0 nfail=0
 	tests=$(regress_list)
