@@ -357,6 +357,7 @@ mem_read(HnswStore *st, ItemPointer tid, int layer, int flags, HnswHeld *h)
 		h->lock = mem_lock_of(g, tid);
 		LWLockAcquire((LWLock *) h->lock, LW_SHARED);
 	}
+	h->must_release = h->lock != NULL;
 	return true;
 }
 
@@ -376,6 +377,7 @@ mem_write(HnswStore *st, ItemPointer tid, HnswHeld *h)
 		h->lock = mem_lock_of(g, tid);
 		LWLockAcquire((LWLock *) h->lock, LW_EXCLUSIVE);
 	}
+	h->must_release = h->lock != NULL;
 	return etup;
 }
 
