@@ -10,6 +10,7 @@
 #include "access/generic_xlog.h"
 #include "../amutils.h"
 #include "../embedtype.h"
+#include "../vector.h"
 #include "access/itup.h"
 #include "fmgr.h"
 #include "nodes/pg_list.h"
@@ -230,6 +231,11 @@ typedef struct HnswIndexInfo
 	 * vectors (its values are decoded once, on the way in: hnsw_as_vector).
 	 */
 	EmbedOpclass work;
+	/*
+	 * work.type is vector: its metric's float32 kernel, which hnsw_distance
+	 * calls inline (no type-layer dispatch per distance); else NULL.
+	 */
+	double		(*vec_kernel) (const float *a, const float *b, int n);
 	FmgrInfo   *normproc;		/* NULL if the opclass has none */
 	bool		half;			/* store new values in a compact form */
 	Oid			collation;
@@ -275,7 +281,27 @@ extern void hnsw_search_start_layer0(HnswSearch *s, List *entry);
 extern Buffer hnsw_new_buffer(Relation index, ForkNumber fork);
 #define hnsw_init_page(page, type)	embed_init_page(page, type, HNSW_PAGE_ID)
 extern void hnsw_read_meta(Relation index, HnswMetaPageData *meta);
-extern double hnsw_distance(HnswIndexInfo *info, Datum a, Datum b);
+extern double hnsw_distance_general(HnswIndexInfo *info, Datum a, Datum b);
+
+/*
+ * The distance between two values inside the graph.  The build and every
+ * search make millions of these, so the common case (plain float32 vectors
+ * of equal dimensions) calls the kernel directly; the rest goes through the
+ * type layer or fmgr (which also raises the errors).
+ */
+static inline double
+hnsw_distance(HnswIndexInfo *info, Datum a, Datum b)
+{
+	if (likely(info->vec_kernel != NULL))
+	{
+		const Vector *va = (const Vector *) DatumGetPointer(a);
+		const Vector *vb = (const Vector *) DatumGetPointer(b);
+
+		if (!VARATT_IS_EXTENDED(va) && !VARATT_IS_EXTENDED(vb) && va->dim == vb->dim)
+			return info->vec_kernel(va->x, vb->x, va->dim);
+	}
+	return hnsw_distance_general(info, a, b);
+}
 extern Datum hnsw_stored_form(HnswIndexInfo *info, Datum value, uint8 *form);
 extern int	hnsw_compact_dim(Datum stored, uint8 form);
 extern Size hnsw_compact_header(uint8 flags);

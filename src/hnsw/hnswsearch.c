@@ -417,7 +417,8 @@ read_element(HnswSearch *s, ItemPointer tid, bool force)
 	if (!st->ops->read(st, tid, s->layer, s->keep_values ? HNSW_READ_KEEP_VALUE : 0, &h))
 		return NULL;
 	it = extract_item(s, tid, h.etup, h.value, force);
-	st->ops->release(st, &h, false);
+	if (h.must_release)
+		st->ops->release(st, &h, false);
 	if (!s->keep_values)
 		it->c.value = (Datum) 0;
 	return it;

@@ -26,6 +26,11 @@ typedef struct HnswHeld
 {
 	HnswElementTuple etup;
 	Datum		value;			/* (Datum) 0 with HNSW_READ_NO_VALUE and for writes */
+	/*
+	 * false: the store holds nothing for this read or write (the in-memory
+	 * graph in a serial build), and a hot path may skip the release call.
+	 */
+	bool		must_release;
 	/* the store's own */
 	Buffer		buf;
 	void	   *lock;

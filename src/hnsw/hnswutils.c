@@ -42,6 +42,30 @@ hnsw_precision(Relation index)
 	return opts ? opts->precision : HNSW_PRECISION_HALF;
 }
 
+static double
+neg_dot(const float *a, const float *b, int n)
+{
+	return -embed_dot(a, b, n);
+}
+
+/* the float32 kernel embed_metric_dense uses for metric, or NULL */
+static double (*vec_kernel_of(EmbedMetric metric)) (const float *, const float *, int)
+{
+	switch (metric)
+	{
+		case EMBED_METRIC_L2SQ:
+			return embed_l2sq;
+		case EMBED_METRIC_NEG_IP:
+			return neg_dot;
+		case EMBED_METRIC_COSINE:
+			return embed_cosine_distance;
+		case EMBED_METRIC_L1:
+			return embed_l1;
+		default:
+			return NULL;
+	}
+}
+
 void
 hnsw_index_info(HnswIndexInfo *info, Relation index, bool building)
 {
@@ -55,6 +79,8 @@ hnsw_index_info(HnswIndexInfo *info, Relation index, bool building)
 	info->work = info->oc;
 	if (info->oc.type != NULL && info->oc.type->dense)
 		info->work.type = &embed_type_vector;
+	if (info->work.type == &embed_type_vector)
+		info->vec_kernel = vec_kernel_of(info->work.metric);
 	info->normproc = OidIsValid(index_getprocid(index, 1, HNSW_NORM_PROC))
 		? index_getprocinfo(index, 1, HNSW_NORM_PROC) : NULL;
 	info->collation = index->rd_indcollation[0];
@@ -94,7 +120,7 @@ hnsw_index_info(HnswIndexInfo *info, Relation index, bool building)
  * Values of dense types are float32 vectors by now (hnsw_as_vector).
  */
 double
-hnsw_distance(HnswIndexInfo *info, Datum a, Datum b)
+hnsw_distance_general(HnswIndexInfo *info, Datum a, Datum b)
 {
 	double		d;
 
