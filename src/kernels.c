@@ -223,6 +223,45 @@ half_to_float_1(uint16 h)
 	return v.f;
 }
 
+static float
+half_dot_portable(const float *a, const uint16 *h, int n)
+{
+	float		s0 = 0, s1 = 0;
+	int			i = 0;
+
+	for (; i + 2 <= n; i += 2)
+	{
+		s0 += a[i] * half_to_float_1(h[i]);
+		s1 += a[i + 1] * half_to_float_1(h[i + 1]);
+	}
+	for (; i < n; i++)
+		s0 += a[i] * half_to_float_1(h[i]);
+	return s0 + s1;
+}
+
+static float
+half_l2sq_portable(const float *a, const uint16 *h, int n)
+{
+	float		s0 = 0, s1 = 0;
+	int			i = 0;
+
+	for (; i + 2 <= n; i += 2)
+	{
+		float		d0 = a[i] - half_to_float_1(h[i]),
+					d1 = a[i + 1] - half_to_float_1(h[i + 1]);
+
+		s0 += d0 * d0;
+		s1 += d1 * d1;
+	}
+	for (; i < n; i++)
+	{
+		float		d = a[i] - half_to_float_1(h[i]);
+
+		s0 += d * d;
+	}
+	return s0 + s1;
+}
+
 static void
 half_to_float_portable(const uint16 *h, float *out, int n)
 {
@@ -298,6 +337,8 @@ static const EmbedKernels kernels_portable = {
 	.dot_rows = dot_rows_portable,
 	.quantize4 = quantize4_portable,
 	.half_to_float = half_to_float_portable,
+	.half_dot = half_dot_portable,
+	.half_l2sq = half_l2sq_portable,
 	.byte_to_float = byte_to_float_portable,
 	.hamming = hamming_portable,
 	.and_or_count = and_or_count_portable
@@ -628,6 +669,77 @@ half_to_float_f16c(const uint16 *h, float *out, int n)
 		out[i] = half_to_float_1(h[i]);
 }
 
+/* the last n % 8 halves, zero-padded to 8 (a zero half is 0.0f) */
+__attribute__((target("avx2,f16c"))) static inline __m256
+half_tail8(const uint16 *h, int r)
+{
+	uint16		t[8] = {0};
+
+	memcpy(t, h, sizeof(uint16) * r);
+	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) t));
+}
+
+__attribute__((target("avx2,fma,f16c"))) static float
+half_dot_f16c(const float *a, const uint16 *h, int n)
+{
+	__m256		s0 = _mm256_setzero_ps(), s1 = s0;
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i),
+							 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (h + i))), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8),
+							 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (h + i + 8))), s1);
+	}
+	for (; i + 8 <= n; i += 8)
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i),
+							 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (h + i))), s0);
+	if (i < n)
+	{
+		float		at[8] = {0};
+
+		memcpy(at, a + i, sizeof(float) * (n - i));
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(at), half_tail8(h + i, n - i), s1);
+	}
+	return hsum256(_mm256_add_ps(s0, s1));
+}
+
+__attribute__((target("avx2,fma,f16c"))) static float
+half_l2sq_f16c(const float *a, const uint16 *h, int n)
+{
+	__m256		s0 = _mm256_setzero_ps(), s1 = s0;
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i),
+									   _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (h + i))));
+		__m256		d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8),
+									   _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (h + i + 8))));
+
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+		s1 = _mm256_fmadd_ps(d1, d1, s1);
+	}
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		d = _mm256_sub_ps(_mm256_loadu_ps(a + i),
+									  _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (h + i))));
+
+		s0 = _mm256_fmadd_ps(d, d, s0);
+	}
+	if (i < n)
+	{
+		float		at[8] = {0};
+		__m256		d;
+
+		memcpy(at, a + i, sizeof(float) * (n - i));
+		d = _mm256_sub_ps(_mm256_loadu_ps(at), half_tail8(h + i, n - i));
+		s1 = _mm256_fmadd_ps(d, d, s1);
+	}
+	return hsum256(_mm256_add_ps(s0, s1));
+}
+
 AVX2_TARGET static void
 byte_to_float_avx2(const uint8 *b, float lo, float *out, int n)
 {
@@ -655,6 +767,8 @@ static const EmbedKernels kernels_avx2 = {
 	.dot_rows = dot_rows_avx2,
 	.quantize4 = quantize4_avx2,
 	.half_to_float = half_to_float_f16c,
+	.half_dot = half_dot_f16c,
+	.half_l2sq = half_l2sq_f16c,
 	.byte_to_float = byte_to_float_avx2,
 	.hamming = hamming_popcnt,
 	.and_or_count = and_or_count_popcnt
@@ -869,6 +983,66 @@ half_to_float_avx512(const uint16 *h, float *out, int n)
 		out[i] = half_to_float_1(h[i]);
 }
 
+/* 16 halves as floats; the last n - i < 16 zero-padded */
+AVX512_TARGET static inline __m512
+half_load16(const uint16 *h, int r)
+{
+	uint16		t[16] = {0};
+
+	if (r >= 16)
+		return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) h));
+	memcpy(t, h, sizeof(uint16) * r);
+	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) t));
+}
+
+AVX512_TARGET static float
+half_dot_avx512(const float *a, const uint16 *h, int n)
+{
+	__m512		s0 = _mm512_setzero_ps(), s1 = s0;
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), half_load16(h + i, 16), s0);
+		s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), half_load16(h + i + 16, 16), s1);
+	}
+	for (; i + 16 <= n; i += 16)
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), half_load16(h + i, 16), s0);
+	if (i < n)
+		s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(TAILMASK(n - i), a + i), half_load16(h + i, n - i), s1);
+	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+AVX512_TARGET static float
+half_l2sq_avx512(const float *a, const uint16 *h, int n)
+{
+	__m512		s0 = _mm512_setzero_ps(), s1 = s0;
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), half_load16(h + i, 16));
+		__m512		d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), half_load16(h + i + 16, 16));
+
+		s0 = _mm512_fmadd_ps(d0, d0, s0);
+		s1 = _mm512_fmadd_ps(d1, d1, s1);
+	}
+	for (; i + 16 <= n; i += 16)
+	{
+		__m512		d = _mm512_sub_ps(_mm512_loadu_ps(a + i), half_load16(h + i, 16));
+
+		s0 = _mm512_fmadd_ps(d, d, s0);
+	}
+	if (i < n)
+	{
+		__m512		d = _mm512_sub_ps(_mm512_maskz_loadu_ps(TAILMASK(n - i), a + i),
+									  half_load16(h + i, n - i));
+
+		s1 = _mm512_fmadd_ps(d, d, s1);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
 AVX512_TARGET static void
 byte_to_float_avx512(const uint8 *b, float lo, float *out, int n)
 {
@@ -897,6 +1071,8 @@ static EmbedKernels kernels_avx512 = {
 	.dot_rows = dot_rows_avx512,
 	.quantize4 = quantize4_avx2,
 	.half_to_float = half_to_float_avx512,
+	.half_dot = half_dot_avx512,
+	.half_l2sq = half_l2sq_avx512,
 	.byte_to_float = byte_to_float_avx512,
 	.hamming = hamming_popcnt,
 	.and_or_count = and_or_count_popcnt

@@ -48,6 +48,12 @@ typedef struct EmbedKernels
 	void		(*dot_rows) (const float *x, const float *rows, int nrows, int n, float *out);
 	/* IEEE binary16 -> float32 (finite halves only) */
 	void		(*half_to_float) (const uint16 *h, float *out, int n);
+	/*
+	 * sum(a*h) and sum((a-h)^2) with h in binary16: half_to_float then dot
+	 * or l2sq in one pass, with no float copy of h (hnsw's compact values)
+	 */
+	float		(*half_dot) (const float *a, const uint16 *h, int n);
+	float		(*half_l2sq) (const float *a, const uint16 *h, int n);
 	/* out[i] = lo + b[i] (exact for the integers a float holds) */
 	void		(*byte_to_float) (const uint8 *b, float lo, float *out, int n);
 	/* popcount(a XOR b) over n bytes: the Hamming distance of bit strings */

@@ -47,12 +47,39 @@ typedef struct MemElemHdr
 {
 	uint32		size;			/* of the tuple */
 	uint32		ovlen;			/* an overflowed value follows the tuple: its bytes, else 0 */
-	uint32		voff;			/* the value's offset from the tuple (saves the layout
-								 * arithmetic on each of the build's millions of reads) */
 } MemElemHdr;
 
 #define MEM_HDR			MAXALIGN(sizeof(MemElemHdr))
 #define MEM_TUPLE(h)	((HnswElementTuple) ((char *) (h) + MEM_HDR))
+
+/*
+ * An element table entry: where the element is, and where in it its value
+ * starts and its bytes end, packed in 64 bits so that reaching an element's
+ * value (each of the build's distance computations) and prefetching all of
+ * its cache lines take one load from the table, not a load of the table
+ * and then one of the element's header.
+ *   bits  0-39  arena offset of its MemElemHdr / MAXIMUM_ALIGNOF (8 TB)
+ *   bits 40-55  the value's offset from the tuple (< BLCKSZ, or MAXALIGN of
+ *               the tuple size for an overflowed value, likewise < BLCKSZ)
+ *   bits 56-63  cache lines from the tuple's start to the value's end (max 255)
+ */
+typedef uint64 MemSlot;
+
+#define SLOT_OFF(s)		((Size) ((s) & UINT64CONST(0xFFFFFFFFFF)) * MAXIMUM_ALIGNOF)
+#define SLOT_VOFF(s)	((uint32) (((s) >> 40) & 0xFFFF))
+#define SLOT_LINES(s)	((int) ((s) >> 56))
+#define MEM_LINE		64
+#define MEM_PREFETCH_LINES 32	/* a value's first 2 kB (1000 halves) */
+
+static inline MemSlot
+mem_make_slot(Size off, uint32 voff, Size end)
+{
+	uint64		lines = Min((MEM_HDR + end + MEM_LINE - 1) / MEM_LINE, 255);
+
+	Assert(off % MAXIMUM_ALIGNOF == 0 && off / MAXIMUM_ALIGNOF <= UINT64CONST(0xFFFFFFFFFF));
+	Assert(voff <= 0xFFFF);
+	return (uint64) (off / MAXIMUM_ALIGNOF) | ((uint64) voff << 40) | (lines << 56);
+}
 
 /*
  * The graph's region: this header, the two directories (offsets of the
@@ -96,7 +123,7 @@ typedef struct HnswMemGraph
 	HnswStore  *fallback;		/* the store that takes over once the graph is written out */
 	HnswMemShared *sh;
 	char	   *base;			/* where offsets count from: sh */
-	Size	   *elemdir;
+	Size	   *elemdir;		/* chunks of MemSlot */
 	Size	   *blockdir;
 	int			m;
 	bool		concurrent;		/* other processes insert too: take the locks */
@@ -114,16 +141,16 @@ mem_block(HnswMemGraph *g, BlockNumber blk)
 	return (MemBlock *) (g->base + g->blockdir[blk / MEM_CHUNK]) + blk % MEM_CHUNK;
 }
 
-static inline Size *
+static inline MemSlot *
 mem_slot(HnswMemGraph *g, int64 idx)
 {
-	return (Size *) (g->base + g->elemdir[idx / MEM_CHUNK]) + idx % MEM_CHUNK;
+	return (MemSlot *) (g->base + g->elemdir[idx / MEM_CHUNK]) + idx % MEM_CHUNK;
 }
 
 static inline MemElemHdr *
 mem_hdr(HnswMemGraph *g, int64 idx)
 {
-	return (MemElemHdr *) (g->base + *mem_slot(g, idx));
+	return (MemElemHdr *) (g->base + SLOT_OFF(*mem_slot(g, idx)));
 }
 
 /* the element number of tid, or -1 if no element is there */
@@ -247,7 +274,12 @@ mem_add_tuple(HnswMemGraph *g, HnswElementTuple etup, Size size, Datum value, It
 	BlockNumber nnew,
 				first = InvalidBlockNumber;
 	Size		off;
+	uint32		voff;
 	MemElemHdr *h;
+
+	/* the value follows the tuple when overflowed, else sits at its end */
+	voff = overflow ? MAXALIGN(size) :
+		(uint32) ((char *) HnswValuePtr(etup, g->m) - (char *) etup);
 
 	SpinLockAcquire(&sh->mutex);
 	idx = sh->nelems;
@@ -255,7 +287,7 @@ mem_add_tuple(HnswMemGraph *g, HnswElementTuple etup, Size size, Datum value, It
 	nnew = (newpage ? 1 : 0) + nchunks;
 	/* table chunks this element starts */
 	if (idx % MEM_CHUNK == 0)
-		need += MAXALIGN(sizeof(Size) * MEM_CHUNK);
+		need += MAXALIGN(sizeof(MemSlot) * MEM_CHUNK);
 	for (BlockNumber b = sh->nblocks; b < sh->nblocks + nnew; b++)
 		if (b % MEM_CHUNK == 0)
 			need += MAXALIGN(sizeof(MemBlock) * MEM_CHUNK);
@@ -270,7 +302,7 @@ mem_add_tuple(HnswMemGraph *g, HnswElementTuple etup, Size size, Datum value, It
 	if (idx % MEM_CHUNK == 0)
 	{
 		g->elemdir[idx / MEM_CHUNK] = sh->used;
-		sh->used += MAXALIGN(sizeof(Size) * MEM_CHUNK);
+		sh->used += MAXALIGN(sizeof(MemSlot) * MEM_CHUNK);
 	}
 	if (newpage)
 	{
@@ -289,7 +321,7 @@ mem_add_tuple(HnswMemGraph *g, HnswElementTuple etup, Size size, Datum value, It
 	}
 	off = sh->used;
 	sh->used += MEM_HDR + MAXALIGN(size) + MAXALIGN(ovlen);
-	*mem_slot(g, idx) = off;
+	*mem_slot(g, idx) = mem_make_slot(off, voff, overflow ? voff + ovlen : size);
 	sh->nelems++;
 	SpinLockRelease(&sh->mutex);
 
@@ -298,8 +330,6 @@ mem_add_tuple(HnswMemGraph *g, HnswElementTuple etup, Size size, Datum value, It
 	h->size = size;
 	h->ovlen = ovlen;
 	memcpy(MEM_TUPLE(h), etup, size);
-	h->voff = ovlen ? MAXALIGN(size) :
-		(uint32) ((char *) HnswValuePtr(MEM_TUPLE(h), g->m) - (char *) MEM_TUPLE(h));
 	if (overflow)
 	{
 		memcpy((char *) MEM_TUPLE(h) + MAXALIGN(size), DatumGetPointer(value), ovlen);
@@ -317,14 +347,14 @@ static inline HnswElementTuple
 mem_element(HnswMemGraph *g, ItemPointer tid, Datum *value)
 {
 	int64		idx = mem_index(g, tid);
-	MemElemHdr *h;
+	MemSlot		slot;
 	HnswElementTuple t;
 
 	if (idx < 0)
 		return NULL;
-	h = mem_hdr(g, idx);
-	t = MEM_TUPLE(h);
-	*value = PointerGetDatum((char *) t + h->voff);
+	slot = *mem_slot(g, idx);
+	t = MEM_TUPLE(g->base + SLOT_OFF(slot));
+	*value = PointerGetDatum((char *) t + SLOT_VOFF(slot));
 	return t;
 }
 
@@ -445,29 +475,31 @@ mem_visit(HnswStore *st, ItemPointer tid, uint32 gen)
 	return 0;
 }
 
-/* CPU-cache prefetch of an element the build is about to read: its slot, then its lines */
+/*
+ * CPU-cache prefetch of an element the build is about to read.  The search
+ * asks first for the "page" of every neighbour it will read, then for each
+ * one's "item" lines a little ahead; in memory there are no pages, and one
+ * load of the element table tells every line the read will touch (header,
+ * links, value), so the first call prefetches them all and the second has
+ * nothing left to do: a distance computation (tens of nanoseconds) is too
+ * short to hide a miss to memory behind, 32 of them in flight are not.
+ */
 static void
 mem_prefetch(HnswStore *st, ItemPointer tid, bool item)
 {
 	HnswMemGraph *g = (HnswMemGraph *) st;
-	BlockNumber blk = ItemPointerGetBlockNumberNoCheck(tid);
+	int64		idx;
+	MemSlot		slot;
+	char	   *t;
+	int			lines;
 
-	if (blk >= g->sh->nblocks)
+	if (item || (idx = mem_index(g, tid)) < 0)
 		return;
-	if (!item)
-		__builtin_prefetch(mem_block(g, blk));
-	else
-	{
-		int64		idx = mem_index(g, tid);
-
-		if (idx >= 0)
-		{
-			char	   *t = (char *) mem_hdr(g, idx);
-
-			for (int i = 0; i < 256; i += 64)
-				__builtin_prefetch(t + i);
-		}
-	}
+	slot = *mem_slot(g, idx);
+	t = g->base + SLOT_OFF(slot);
+	lines = Min(SLOT_LINES(slot) + 1, MEM_PREFETCH_LINES);	/* +1: t is not line-aligned */
+	for (int i = 0; i < lines; i++)
+		__builtin_prefetch(t + i * MEM_LINE);
 }
 
 static void

@@ -401,8 +401,49 @@ hnsw_compact_distance(HnswIndexInfo *info, Datum query, double *qnorm,
 				slack = 1e-6 + dim * 1.2e-7;
 
 	embed_check_same_dims(q->dim, dim);
-	decode_compact(stored, form, scratch);
 	*exact = form == HNSW_ELEMENT_BYTE || hv->err == 0;
+	if (!*exact)
+	{
+		/*
+		 * The common case (the build's every distance, and a scan's): one
+		 * pass over the halves, no float copy, and for cosine the stored
+		 * norm instead of another sum of squares.  Anything unusual (a zero
+		 * or huge norm, float32 overflow) takes the decoding path below.
+		 */
+		double		qn,
+					sim;
+
+		switch (info->work.metric)
+		{
+			case EMBED_METRIC_L2SQ:
+				d = embed_active_kernels->half_l2sq(q->x, hv->h, dim);
+				if (!isfinite(d))
+					break;
+				d = sqrt(d) * (1 - slack) - hv->err;
+				return d > 0 ? d * d : 0;
+			case EMBED_METRIC_NEG_IP:
+				d = -embed_active_kernels->half_dot(q->x, hv->h, dim);
+				if (!isfinite(d))
+					break;
+				if (*qnorm < 0)
+					*qnorm = embed_norm(q->x, dim);
+				return d - *qnorm * (hv->err + slack * hv->norm);
+			case EMBED_METRIC_COSINE:
+				if (*qnorm < 0)
+					*qnorm = embed_norm(q->x, dim);
+				qn = *qnorm * hv->norm;
+				if (!(qn > 1e-15 && qn < 1e30))
+					break;
+				sim = embed_active_kernels->half_dot(q->x, hv->h, dim) / qn;
+				if (!isfinite(sim))
+					break;
+				sim = Max(-1.0, Min(1.0, sim));
+				return 1.0 - sim - hv->err - slack;
+			default:
+				break;
+		}
+	}
+	decode_compact(stored, form, scratch);
 	switch (info->work.metric)
 	{
 		case EMBED_METRIC_L2SQ:
