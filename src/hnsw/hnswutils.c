@@ -382,13 +382,53 @@ hnsw_candidate_full(HnswCandidate *c)
 }
 
 /*
+ * The distance from a query vector to a half value's vector in one pass over
+ * the halves, with no float copy, and for cosine the stored norm instead of
+ * another sum of squares: the common case (the build's every distance, and a
+ * scan's).  False for anything unusual (L1, a zero or huge norm, float32
+ * overflow): the caller decodes the value and uses the float kernels.
+ */
+static bool
+half_distance(HnswIndexInfo *info, const Vector *q, const HnswHalfValue *hv,
+			  double *qnorm, double *dist)
+{
+	double		d,
+				qn;
+
+	switch (info->work.metric)
+	{
+		case EMBED_METRIC_L2SQ:
+			d = embed_active_kernels->half_l2sq(q->x, hv->h, q->dim);
+			break;
+		case EMBED_METRIC_NEG_IP:
+			d = -embed_active_kernels->half_dot(q->x, hv->h, q->dim);
+			break;
+		case EMBED_METRIC_COSINE:
+			if (*qnorm < 0)
+				*qnorm = embed_norm(q->x, q->dim);
+			qn = *qnorm * hv->norm;
+			if (!(qn > 1e-15 && qn < 1e30))
+				return false;
+			d = embed_active_kernels->half_dot(q->x, hv->h, q->dim) / qn;
+			d = 1.0 - Max(-1.0, Min(1.0, d));
+			break;
+		default:
+			return false;
+	}
+	if (!isfinite(d))
+		return false;
+	*dist = d;
+	return true;
+}
+
+/*
  * The distance from a query vector to a compact value, as a lower bound of
  * the distance to the vector it stands for (in the support function's
  * units); *exact when it is that distance (byte values, and half values with
- * err = 0).  The bound also covers float32 rounding in both computations:
- * the worst case grows with the dimension (n * 2^-24 relative), padded as
- * `slack`.  `scratch` holds dim floats; *qnorm is the query norm, -1 until
- * computed.
+ * err = 0, which are decoded and computed as the operator computes them).
+ * The bound also covers float32 rounding in both computations: the worst
+ * case grows with the dimension (n * 2^-24 relative), padded as `slack`.
+ * `scratch` holds dim floats; *qnorm is the query norm, -1 until computed.
  */
 double
 hnsw_compact_distance(HnswIndexInfo *info, Datum query, double *qnorm,
@@ -398,82 +438,51 @@ hnsw_compact_distance(HnswIndexInfo *info, Datum query, double *qnorm,
 	const HnswHalfValue *hv = (const HnswHalfValue *) DatumGetPointer(stored);
 	int			dim = hnsw_compact_dim(stored, form);
 	double		d,
+				r,
 				slack = 1e-6 + dim * 1.2e-7;
 
 	embed_check_same_dims(q->dim, dim);
 	*exact = form == HNSW_ELEMENT_BYTE || hv->err == 0;
-	if (!*exact)
+	if (*exact || !half_distance(info, q, hv, qnorm, &d))
 	{
-		/*
-		 * The common case (the build's every distance, and a scan's): one
-		 * pass over the halves, no float copy, and for cosine the stored
-		 * norm instead of another sum of squares.  Anything unusual (a zero
-		 * or huge norm, float32 overflow) takes the decoding path below.
-		 */
-		double		qn,
-					sim;
-
+		decode_compact(stored, form, scratch);
 		switch (info->work.metric)
 		{
 			case EMBED_METRIC_L2SQ:
-				d = embed_active_kernels->half_l2sq(q->x, hv->h, dim);
-				if (!isfinite(d))
-					break;
-				d = sqrt(d) * (1 - slack) - hv->err;
-				return d > 0 ? d * d : 0;
-			case EMBED_METRIC_NEG_IP:
-				d = -embed_active_kernels->half_dot(q->x, hv->h, dim);
-				if (!isfinite(d))
-					break;
-				if (*qnorm < 0)
-					*qnorm = embed_norm(q->x, dim);
-				return d - *qnorm * (hv->err + slack * hv->norm);
-			case EMBED_METRIC_COSINE:
-				if (*qnorm < 0)
-					*qnorm = embed_norm(q->x, dim);
-				qn = *qnorm * hv->norm;
-				if (!(qn > 1e-15 && qn < 1e30))
-					break;
-				sim = embed_active_kernels->half_dot(q->x, hv->h, dim) / qn;
-				if (!isfinite(sim))
-					break;
-				sim = Max(-1.0, Min(1.0, sim));
-				return 1.0 - sim - hv->err - slack;
-			default:
+				d = embed_l2sq(q->x, scratch, dim);
 				break;
+			case EMBED_METRIC_NEG_IP:
+				d = -embed_dot(q->x, scratch, dim);
+				break;
+			case EMBED_METRIC_COSINE:
+				d = embed_cosine_distance(q->x, scratch, dim);
+				break;
+			case EMBED_METRIC_L1:
+				d = embed_l1(q->x, scratch, dim);
+				break;
+			default:
+				elog(ERROR, "hnsw: compact value under an unknown distance");
 		}
 	}
-	decode_compact(stored, form, scratch);
+	if (*exact)
+		return d;
 	switch (info->work.metric)
 	{
 		case EMBED_METRIC_L2SQ:
-			d = embed_l2sq(q->x, scratch, dim);
-			if (!*exact)
-			{
-				double		r = sqrt(d) * (1 - slack) - hv->err;
-
-				d = r > 0 ? r * r : 0;
-			}
-			return d;
+			r = sqrt(d) * (1 - slack) - hv->err;
+			return r > 0 ? r * r : 0;
 		case EMBED_METRIC_NEG_IP:
-			d = -embed_dot(q->x, scratch, dim);
-			if (!*exact)
-			{
-				if (*qnorm < 0)
-					*qnorm = embed_norm(q->x, dim);
-				d -= *qnorm * (hv->err + slack * hv->norm);
-			}
-			return d;
+			if (*qnorm < 0)
+				*qnorm = embed_norm(q->x, dim);
+			return d - *qnorm * (hv->err + slack * hv->norm);
 		case EMBED_METRIC_COSINE:
-			d = embed_cosine_distance(q->x, scratch, dim);
-			return *exact ? d : d - hv->err - slack;
+			return d - hv->err - slack;
 		case EMBED_METRIC_L1:
-			d = embed_l1(q->x, scratch, dim);
-			return *exact ? d : d * (1 - slack) - hv->err;
+			return d * (1 - slack) - hv->err;
 		default:
-			elog(ERROR, "hnsw: compact value under an unknown distance");
+			break;				/* not reached: the decoding switch errors first */
 	}
-	return 0;					/* keep compiler quiet */
+	return 0;
 }
 
 /* A distance in support-function units as the ORDER BY operator's value */
