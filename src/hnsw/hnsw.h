@@ -332,7 +332,7 @@ extern List *hnsw_load_candidates(HnswIndexInfo *info, ItemPointer tids, float4 
 								   int n, Datum from);
 extern int	hnsw_candidate_cmp(const ListCell *a, const ListCell *b);
 extern List *hnsw_select_neighbors(HnswIndexInfo *info, List *cands, int max,
-								   bool keep_pruned);
+								   bool keep_pruned, int *nkept);
 
 /* connectivity (hnswconnect.c): link in what no search reaches; the count linked */
 extern int64 hnsw_connect(HnswIndexInfo *info);

@@ -51,6 +51,7 @@ disk_read(HnswStore *st, ItemPointer tid, int layer, int flags, HnswHeld *h)
 	h->buf = buf;
 	h->etup = etup;
 	h->must_release = true;
+	h->verdicts = NULL;
 	h->writing = false;
 	h->free_value = false;
 	h->value = (Datum) 0;
@@ -87,6 +88,7 @@ disk_write(HnswStore *st, ItemPointer tid, HnswHeld *h)
 	h->etup = etup;
 	h->value = (Datum) 0;
 	h->must_release = true;
+	h->verdicts = NULL;
 	h->writing = true;
 	h->free_value = false;
 	return etup;

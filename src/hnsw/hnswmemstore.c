@@ -42,7 +42,11 @@ typedef struct MemBlock
 	int32		chunk;			/* overflow: which chunk of the value */
 } MemBlock;
 
-/* before each element tuple in the arena */
+/*
+ * Before each element tuple in the arena.  After the tuple come its
+ * overflowed value, if any, and then its link verdicts (HnswHeld.verdicts),
+ * which are the build's only: they are not written out.
+ */
 typedef struct MemElemHdr
 {
 	uint32		size;			/* of the tuple */
@@ -51,6 +55,9 @@ typedef struct MemElemHdr
 
 #define MEM_HDR			MAXALIGN(sizeof(MemElemHdr))
 #define MEM_TUPLE(h)	((HnswElementTuple) ((char *) (h) + MEM_HDR))
+#define MEM_VERDICTS(t) \
+	((uint8 *) (t) + MAXALIGN(((MemElemHdr *) ((char *) (t) - MEM_HDR))->size) + \
+	 MAXALIGN(((MemElemHdr *) ((char *) (t) - MEM_HDR))->ovlen))
 
 /*
  * An element table entry: where the element is, and where in it its value
@@ -268,7 +275,8 @@ mem_add_tuple(HnswMemGraph *g, HnswElementTuple etup, Size size, Datum value, It
 	bool		overflow = (etup->flags & HNSW_ELEMENT_OVERFLOW) != 0;
 	Size		ovlen = overflow ? VARSIZE_ANY(DatumGetPointer(value)) : 0;
 	int			nchunks = (ovlen + HNSW_OVERFLOW_CHUNK - 1) / HNSW_OVERFLOW_CHUNK;
-	Size		need = MEM_HDR + MAXALIGN(size) + MAXALIGN(ovlen);
+	Size		vsize = MAXALIGN(hnsw_verdict_size(etup->level, g->m));
+	Size		need = MEM_HDR + MAXALIGN(size) + MAXALIGN(ovlen) + vsize;
 	uint32		idx;
 	bool		newpage;
 	BlockNumber nnew,
@@ -320,7 +328,7 @@ mem_add_tuple(HnswMemGraph *g, HnswElementTuple etup, Size size, Datum value, It
 			first = b;
 	}
 	off = sh->used;
-	sh->used += MEM_HDR + MAXALIGN(size) + MAXALIGN(ovlen);
+	sh->used += MEM_HDR + MAXALIGN(size) + MAXALIGN(ovlen) + vsize;
 	*mem_slot(g, idx) = mem_make_slot(off, voff, overflow ? voff + ovlen : size);
 	sh->nelems++;
 	SpinLockRelease(&sh->mutex);
@@ -335,6 +343,7 @@ mem_add_tuple(HnswMemGraph *g, HnswElementTuple etup, Size size, Datum value, It
 		memcpy((char *) MEM_TUPLE(h) + MAXALIGN(size), DatumGetPointer(value), ovlen);
 		memcpy(HnswValuePtr(MEM_TUPLE(h), g->m), &first, sizeof(BlockNumber));
 	}
+	memset(MEM_VERDICTS(MEM_TUPLE(h)), 0, vsize);	/* HNSW_VERDICT_UNKNOWN */
 	return true;
 }
 
@@ -385,6 +394,7 @@ mem_read(HnswStore *st, ItemPointer tid, int layer, int flags, HnswHeld *h)
 	if (etup == NULL || etup->level < layer)
 		return false;
 	h->etup = etup;
+	h->verdicts = MEM_VERDICTS(etup);
 	h->lock = NULL;
 	if (g->concurrent && !(flags & HNSW_READ_FIXED))
 	{
@@ -404,6 +414,7 @@ mem_write(HnswStore *st, ItemPointer tid, HnswHeld *h)
 	if (etup == NULL)
 		return NULL;
 	h->etup = etup;
+	h->verdicts = MEM_VERDICTS(etup);
 	h->value = (Datum) 0;
 	h->lock = NULL;
 	if (g->concurrent)
@@ -772,6 +783,7 @@ Size
 hnsw_memstore_element_size(int m, Size value_size)
 {
 	return MEM_HDR + hnsw_tuple_header_size(1, m) + MAXALIGN(value_size) +
+		MAXALIGN(hnsw_verdict_size(1, m)) +
 		sizeof(Size) + sizeof(MemBlock);
 }
 
@@ -788,6 +800,7 @@ hnsw_memstore_attach(HnswMemShared *sh, bool concurrent, HnswIndexInfo *info,
 
 	g->store.ops = &mem_ops;
 	g->store.info = info;
+	g->store.verdicts = true;
 	g->fallback = fallback;
 	return &g->store;
 }

@@ -720,9 +720,11 @@ hnsw_search_entry(HnswSearch *s, int *entry_level)
  * already kept, which spreads links over directions and keeps the graph
  * navigable.  With keep_pruned, remaining slots are filled with the closest
  * pruned candidates (a new element's own links: more ways out of it).
+ * *nkept (if not NULL) is how many of the result the heuristic kept: they
+ * come first.
  */
 List *
-hnsw_select_neighbors(HnswIndexInfo *info, List *cands, int max, bool keep_pruned)
+hnsw_select_neighbors(HnswIndexInfo *info, List *cands, int max, bool keep_pruned, int *nkept)
 {
 	List	   *kept = NIL;
 	List	   *pruned = NIL;
@@ -753,6 +755,8 @@ hnsw_select_neighbors(HnswIndexInfo *info, List *cands, int max, bool keep_prune
 		else
 			pruned = lappend(pruned, e);
 	}
+	if (nkept != NULL)
+		*nkept = list_length(kept);
 	foreach(lc, pruned)
 	{
 		if (!keep_pruned || list_length(kept) >= max)

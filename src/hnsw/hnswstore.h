@@ -31,6 +31,12 @@ typedef struct HnswHeld
 	 * graph in a serial build), and a hot path may skip the release call.
 	 */
 	bool		must_release;
+	/*
+	 * The element's link verdicts (HNSW_VERDICT_*, two bits per link slot,
+	 * numbered as in HnswNeighbors), or NULL where the store keeps none (the
+	 * pages).  Like the links, read under a read and changed under a write.
+	 */
+	uint8	   *verdicts;
 	/* the store's own */
 	Buffer		buf;
 	void	   *lock;
@@ -38,6 +44,34 @@ typedef struct HnswHeld
 	bool		free_value;
 	PageWrite	w;
 } HnswHeld;
+
+/*
+ * A link's verdict under the neighbour-selection heuristic, kept by the
+ * build's graph in memory so that a full list takes a new link after a few
+ * distance computations instead of the whole heuristic (hnswinsert.c).
+ */
+#define HNSW_VERDICT_UNKNOWN	0	/* not judged yet (appended to a list with room) */
+#define HNSW_VERDICT_KEPT		1	/* closer to the owner than to every kept link nearer it */
+#define HNSW_VERDICT_PRUNED		2	/* a nearer kept link is closer to it: a filler */
+
+static inline int
+hnsw_verdict_get(const uint8 *v, int slot)
+{
+	return (v[slot / 4] >> (2 * (slot % 4))) & 3;
+}
+
+static inline void
+hnsw_verdict_set(uint8 *v, int slot, int verdict)
+{
+	v[slot / 4] = (uint8) ((v[slot / 4] & ~(3 << (2 * (slot % 4)))) | (verdict << (2 * (slot % 4))));
+}
+
+/* bytes of the verdicts of an element of `level` */
+static inline Size
+hnsw_verdict_size(int level, int m)
+{
+	return (2 * hnsw_slots(level, m) + 7) / 8;
+}
 
 /* what a read is for */
 #define HNSW_READ_KEEP_VALUE	0x01	/* the value outlives the release */
@@ -108,6 +142,7 @@ struct HnswStore
 {
 	const HnswStoreOps *ops;
 	HnswIndexInfo *info;
+	bool		verdicts;		/* its elements carry link verdicts (HnswHeld.verdicts) */
 };
 
 /* the index's own pages (hnswdiskstore.c), allocated in the current memory context */

@@ -385,7 +385,7 @@ repair_element(VacState *vs, RepairItem *ri, MemoryContext tmp)
 		}
 		cands = hnsw_load_candidates(info, cand, NULL, n, value);
 		list_sort(cands, hnsw_candidate_cmp);
-		layers[l] = hnsw_select_neighbors(info, cands, slots, true);
+		layers[l] = hnsw_select_neighbors(info, cands, slots, true, NULL);
 	}
 
 	/* write: the new lists if nothing changed meanwhile, else fill free slots */
