@@ -93,6 +93,25 @@ SELECT array(SELECT pg_temp.r(c, 0) FROM unnest(kmeans(v, 2)) c ORDER BY c) FROM
 SELECT (SELECT kmeans(v, 2) FROM (SELECT v FROM kmbig ORDER BY i) s) =
        (SELECT kmeans(v, 2) FROM (SELECT v FROM kmbig ORDER BY i DESC) s) AS order_independent;
 
+-- many centroids (above 1,024 k-means works on two levels, src/kmeans.h):
+-- 1,250 tight groups of four rows on a 50 x 25 grid, 10 apart; every group
+-- gets a centroid of its own, whichever of the ~36 top groups it fell in
+CREATE TABLE kmmany AS
+SELECT g, j, ARRAY[(g % 50) * 10 + j * 0.001, (g / 50) * 10 + (j % 2) * 0.001]::vector AS v
+FROM generate_series(0, 1249) g, generate_series(0, 3) j;
+WITH k AS (SELECT kmeans(v, 1250) AS c FROM kmmany),
+     l AS (SELECT g, vector_nearest(v, c) AS n FROM kmmany, k)
+SELECT (SELECT cardinality(c) FROM k) AS centroids, count(DISTINCT n) AS clusters_used,
+       count(DISTINCT (g, n)) AS group_cluster_pairs
+FROM l;
+-- and as many centroids as distinct rows (1,100 grid points): one on every row
+WITH p AS (SELECT ARRAY[i % 40, i / 40]::vector AS v FROM generate_series(0, 1099) i),
+     k AS (SELECT kmeans(v, 1100) AS c FROM p)
+SELECT cardinality(c) AS centroids,
+       (SELECT count(DISTINCT vector_nearest(v, c)) FROM p) AS clusters_used,
+       (SELECT count(*) FROM p WHERE l2_distance(v, c[vector_nearest(v, c)]) > 0) AS off_centre
+FROM k;
+
 --
 -- pca
 --

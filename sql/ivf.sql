@@ -209,6 +209,29 @@ SELECT (pg_temp.knn('items_r', '<#>', '[0.5,-0.5,0.25,0]')).exact;
 SET ivfflat.probes = 124;
 SELECT n < 2000 AS not_all FROM pg_temp.scanned('items_f', '<->', '[0.5,-0.5,0.25,0]');
 DROP INDEX items_f, items_r;
+-- many lists (above 1,024, k-means works on two levels, src/kmeans.h): at
+-- one probe a row finds itself (the list nearest it is the one it was put
+-- in), and the index checks clean
+CREATE TABLE manyl AS
+SELECT i AS id, ARRAY[sin(i), cos(i * 1.3), sin(i * 0.7), cos(i * 2.1)]::vector(4) AS v
+FROM generate_series(1, 20000) i;
+CREATE INDEX manyl_f ON manyl USING ivfflat (v vector_l2_ops) WITH (lists = 1250);
+CREATE INDEX manyl_r ON manyl USING ivfrabitq (v vector_l2_ops) WITH (lists = 1250);
+SET ivfflat.probes = 1;
+SET ivfrabitq.probes = 1;
+SET enable_seqscan = off;
+DROP INDEX manyl_r;
+SELECT count(*) FILTER (WHERE (SELECT b.id FROM manyl b ORDER BY b.v <-> a.v LIMIT 1) = a.id) AS found_self,
+       count(*) AS queries
+FROM manyl a WHERE a.id % 20 = 0;
+CREATE INDEX manyl_r ON manyl USING ivfrabitq (v vector_l2_ops) WITH (lists = 1250);
+DROP INDEX manyl_f;
+SELECT count(*) FILTER (WHERE (SELECT b.id FROM manyl b ORDER BY b.v <-> a.v LIMIT 1) = a.id) AS found_self,
+       count(*) AS queries
+FROM manyl a WHERE a.id % 20 = 0;
+RESET enable_seqscan;
+SELECT c.tuples, c.heap_tids, c.heap_rows FROM embed_index_check('manyl_r') c;
+DROP TABLE manyl;
 SET ivfflat.probes = 20;
 SET ivfrabitq.probes = 20;
 -- bad options: 22023

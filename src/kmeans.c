@@ -384,11 +384,275 @@ kmeans(const float *points, int n, int dim, int k, bool spherical,
 	kmeans_weighted(points, NULL, n, dim, k, spherical, seed, max_iter, centroids);
 }
 
+int
+kmeans_top_k(int k)
+{
+	return (int) ceil(sqrt((double) k));
+}
+
+/*
+ * How many of the k centroids each of k1 groups gets: in proportion to its
+ * points (weight), at least one for a group that has points, never more
+ * than its points; largest remainders first, so the shares add up to k
+ * (possible because k <= n).
+ */
+static void
+share_centroids(const int *count, const double *weight, double total, int k1, int k, int *share)
+{
+	int			given = 0;
+
+	for (int j = 0; j < k1; j++)
+	{
+		share[j] = (count[j] == 0) ? 0 :
+			Min(count[j], Max(1, (int) floor(k * weight[j] / total)));
+		given += share[j];
+	}
+	/* too many (the minimum of one): take from the most generously served */
+	while (given > k)
+	{
+		int			best = -1;
+
+		for (int j = 0; j < k1; j++)
+			if (share[j] > 1 &&
+				(best < 0 || weight[j] / share[j] < weight[best] / share[best]))
+				best = j;
+		Assert(best >= 0);
+		share[best]--;
+		given--;
+	}
+	/* too few: give to the most crowded that still has points to spare */
+	while (given < k)
+	{
+		int			best = -1;
+
+		for (int j = 0; j < k1; j++)
+			if (share[j] < count[j] &&
+				(best < 0 || weight[j] / (share[j] + 1) > weight[best] / (share[best] + 1)))
+				best = j;
+		Assert(best >= 0);
+		share[best]++;
+		given++;
+	}
+}
+
+/*
+ * Rounds over the whole set after the groups were clustered apart: a point
+ * near a group's border may belong to a centroid of the next group.  Each
+ * point is assigned to the nearest centroid of its KMEANS_POLISH_GROUPS
+ * nearest top groups (their centroids are contiguous: cfirst[g] up to
+ * cfirst[g + 1]), and every centroid moves to its points' mean; an emptied
+ * centroid stays where it was.  About n * (k1 + 4 k / k1) * d per round.
+ */
+#define KMEANS_POLISH_GROUPS	4
+#define KMEANS_POLISH_ROUNDS	5
+
+static void
+polish(const float *points, const float *weights, int n, int d, const float *top,
+	   const float *tnorms, int k1, const int *cfirst, int k, bool spherical,
+	   float *centroids)
+{
+	int			p = Min(KMEANS_POLISH_GROUPS, k1);
+	int		   *near = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int) * (Size) n * p);
+	float	   *cnorms = palloc(sizeof(float) * k);
+	float	   *tdots = palloc(sizeof(float) * k1);
+	float	   *dots = palloc(sizeof(float) * k);
+	double	   *sums = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * (Size) k * d);
+	double	   *wsum = palloc(sizeof(double) * k);
+
+	/* each point's nearest top groups, once */
+	for (int i = 0; i < n; i++)
+	{
+		int		   *ni = near + (Size) i * p;
+		float		best[KMEANS_POLISH_GROUPS];
+
+		if ((i & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
+		embed_active_kernels->dot_rows(points + (Size) i * d, top, k1, d, tdots);
+		for (int t = 0; t < p; t++)
+		{
+			best[t] = FLT_MAX;
+			ni[t] = 0;
+		}
+		for (int g = 0; g < k1; g++)
+		{
+			float		sc = tnorms[g] - 2 * tdots[g];
+			int			t = p - 1;
+
+			if (sc >= best[t])
+				continue;
+			while (t > 0 && sc < best[t - 1])
+			{
+				best[t] = best[t - 1];
+				ni[t] = ni[t - 1];
+				t--;
+			}
+			best[t] = sc;
+			ni[t] = g;
+		}
+	}
+
+	for (int round = 0; round < KMEANS_POLISH_ROUNDS; round++)
+	{
+		kmeans_norms(centroids, k, d, cnorms);
+		memset(sums, 0, sizeof(double) * (Size) k * d);
+		memset(wsum, 0, sizeof(double) * k);
+		for (int i = 0; i < n; i++)
+		{
+			const float *x = points + (Size) i * d;
+			const int  *ni = near + (Size) i * p;
+			float		bests = FLT_MAX;
+			int			besti = -1;
+			float		w = weights ? weights[i] : 1.0f;
+			double	   *s;
+
+			if ((i & 255) == 0)
+				CHECK_FOR_INTERRUPTS();
+			for (int t = 0; t < p; t++)
+			{
+				int			c0 = cfirst[ni[t]],
+							nc = cfirst[ni[t] + 1] - c0;
+
+				if (nc <= 0)
+					continue;
+				embed_active_kernels->dot_rows(x, centroids + (Size) c0 * d, nc, d, dots);
+				for (int c = 0; c < nc; c++)
+				{
+					float		sc = cnorms[c0 + c] - 2 * dots[c];
+
+					if (sc < bests || (sc == bests && c0 + c < besti))
+					{
+						bests = sc;
+						besti = c0 + c;
+					}
+				}
+			}
+			Assert(besti >= 0);
+			s = sums + (Size) besti * d;
+			wsum[besti] += w;
+			for (int t = 0; t < d; t++)
+				s[t] += (double) w * x[t];
+		}
+		for (int c = 0; c < k; c++)
+		{
+			float	   *cc = centroids + (Size) c * d;
+
+			if (wsum[c] <= 0)
+				continue;
+			for (int t = 0; t < d; t++)
+				cc[t] = (float) (sums[(Size) c * d + t] / wsum[c]);
+			if (spherical)
+				embed_l2_normalize(cc, d);
+		}
+	}
+	pfree(near);
+	pfree(cnorms);
+	pfree(tdots);
+	pfree(dots);
+	pfree(sums);
+	pfree(wsum);
+}
+
+void
+kmeans_refine(const float *points, const float *weights, int n, int d,
+			  const float *top, int k1, int k, bool spherical, uint64 seed,
+			  int max_iter, float *centroids)
+{
+	float	   *tnorms = palloc(sizeof(float) * k1);
+	int		   *group = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int) * n);
+	int		   *order = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int) * n);
+	int		   *count = palloc0(sizeof(int) * k1);
+	int		   *first = palloc(sizeof(int) * (k1 + 1));
+	double	   *weight = palloc0(sizeof(double) * k1);
+	int		   *share = palloc(sizeof(int) * k1);
+	int			largest = 0;
+	int			done = 0;
+	double		total = 0;
+	float	   *sub;
+	float	   *subw = NULL;
+
+	Assert(k1 >= 1 && k >= k1 && k <= n);
+	kmeans_norms(top, k1, d, tnorms);
+	for (int i = 0; i < n; i++)
+	{
+		if ((i & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
+		group[i] = kmeans_nearest(points + (Size) i * d, top, tnorms, k1, d);
+		count[group[i]]++;
+		weight[group[i]] += weights ? weights[i] : 1.0;
+	}
+	for (int j = 0; j < k1; j++)
+		total += weight[j];
+	share_centroids(count, weight, total, k1, k, share);
+
+	/* the points of each group together, in point order (a counting sort) */
+	first[0] = 0;
+	for (int j = 0; j < k1; j++)
+	{
+		first[j + 1] = first[j] + count[j];
+		largest = Max(largest, count[j]);
+	}
+	memset(count, 0, sizeof(int) * k1);
+	for (int i = 0; i < n; i++)
+		order[first[group[i]] + count[group[i]]++] = i;
+
+	sub = MemoryContextAllocHuge(CurrentMemoryContext, (Size) largest * d * sizeof(float));
+	if (weights)
+		subw = MemoryContextAllocHuge(CurrentMemoryContext, (Size) largest * sizeof(float));
+	for (int j = 0; j < k1; j++)
+	{
+		int			nj = count[j];
+
+		if (share[j] == 0)
+			continue;
+		for (int t = 0; t < nj; t++)
+		{
+			int			i = order[first[j] + t];
+
+			memcpy(sub + (Size) t * d, points + (Size) i * d, sizeof(float) * d);
+			if (weights)
+				subw[t] = weights[i];
+		}
+		kmeans_weighted(sub, subw, nj, d, share[j], spherical,
+						seed + (uint64) (j + 1) * UINT64CONST(0x9E3779B97F4A7C15), max_iter,
+						centroids + (Size) done * d);
+		done += share[j];
+	}
+	Assert(done == k);
+
+	/* where each group's centroids start, for the rounds over the whole set */
+	first[0] = 0;
+	for (int j = 0; j < k1; j++)
+		first[j + 1] = first[j] + share[j];
+	polish(points, weights, n, d, top, tnorms, k1, first, k, spherical, centroids);
+
+	pfree(sub);
+	if (subw)
+		pfree(subw);
+	pfree(tnorms);
+	pfree(group);
+	pfree(order);
+	pfree(count);
+	pfree(first);
+	pfree(weight);
+	pfree(share);
+}
+
 void
 kmeans_weighted(const float *points, const float *weights, int n, int dim, int k,
 				bool spherical, uint64 seed, int max_iter, float *centroids)
 {
 	KmeansState st;
+
+	if (k > KMEANS_FLAT_MAX_K)
+	{
+		int			k1 = kmeans_top_k(k);
+		float	   *top = MemoryContextAllocHuge(CurrentMemoryContext, (Size) k1 * dim * sizeof(float));
+
+		kmeans_weighted(points, weights, n, dim, k1, spherical, seed, max_iter, top);
+		kmeans_refine(points, weights, n, dim, top, k1, k, spherical, seed, max_iter, centroids);
+		pfree(top);
+		return;
+	}
 
 	memset(&st, 0, sizeof(st));
 	st.n = n;

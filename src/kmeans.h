@@ -36,6 +36,28 @@ extern void kmeans_weighted(const float *points, const float *weights, int n, in
 							float *centroids);
 
 /*
+ * Many centroids: above KMEANS_FLAT_MAX_K, kmeans() and kmeans_weighted()
+ * work on two levels.  A flat round costs n * k * d multiply-adds and the
+ * seeding about 16 k^2 d, hours at 10,000+ lists of 768 dimensions; instead
+ * the points are clustered into kmeans_top_k(k) = ceil(sqrt(k)) groups, and
+ * each group into its share of the k centroids, in proportion to its points
+ * (kmeans_refine): about 2 sqrt(k) n d per round.  Each sub-clustering is an
+ * ordinary kmeans_weighted() of a group's points.
+ */
+#define KMEANS_FLAT_MAX_K	1024
+extern int	kmeans_top_k(int k);
+
+/*
+ * The second level: given k1 top centroids (`top`, k1 * dim), assign every
+ * point to its nearest one, then cluster each group's points into its share
+ * of k centroids, written group after group to `centroids` (k * dim).
+ * Requires k1 <= k <= n.  weights may be NULL.
+ */
+extern void kmeans_refine(const float *points, const float *weights, int n, int dim,
+						  const float *top, int k1, int k, bool spherical, uint64 seed,
+						  int max_iter, float *centroids);
+
+/*
  * Index of the centroid nearest to x by L2 (ties: the lowest index);
  * cnorms[j] = |centroid j|^2 (kmeans_norms).  Computed as the argmin of
  * |c|^2 - 2 <x, c>, several centroids per pass over x.

@@ -212,6 +212,22 @@ ivf_kmeans(const float *points, int n, int d, int k, bool spherical,
 	ParallelContext *pcxt;
 
 	/*
+	 * Many lists: the top level (about sqrt(lists) groups of the whole
+	 * sample) with the workers, each group's share of lists here (see
+	 * kmeans.h).
+	 */
+	if (k > KMEANS_FLAT_MAX_K)
+	{
+		int			k1 = kmeans_top_k(k);
+		float	   *top = MemoryContextAllocHuge(CurrentMemoryContext, (Size) k1 * d * sizeof(float));
+
+		ivf_kmeans(points, n, d, k1, spherical, seed, max_iter, nworkers, top);
+		kmeans_refine(points, NULL, n, d, top, k1, k, spherical, seed, max_iter, centroids);
+		pfree(top);
+		return;
+	}
+
+	/*
 	 * Workers share the points and the per-point state in dynamic shared
 	 * memory, but not more than the OS can back (embed_shm_room): a segment
 	 * it cannot back is an ERROR, not a fallback, and a serial k-means is
