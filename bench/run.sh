@@ -196,8 +196,8 @@ EOF
 # each against 0.30 ms with huge pages (and 0.20 ms once warm either way).
 if [ "${BENCH_HUGEPAGES:-0}" = 1 ]; then
 	sb=${BENCH_SHARED_BUFFERS:-2GB}
-	sb_mb=$(numfmt --from=iec "${sb%B}" 2>/dev/null || echo 2147483648)
-	need=$((sb_mb / 2097152 * 11 / 10 + 64))
+	sb_bytes=$(numfmt --from=iec "${sb%B}" 2>/dev/null || echo 2147483648)
+	need=$((sb_bytes / 2097152 * 11 / 10 + 64))
 	OLD_NR_HUGEPAGES=$(cat /proc/sys/vm/nr_hugepages)
 	if [ "$OLD_NR_HUGEPAGES" -lt "$need" ]; then
 		as_root sysctl -q -w vm.nr_hugepages="$need" || die "could not reserve $need huge pages"

@@ -435,61 +435,59 @@ share_centroids(const int *count, const double *weight, double total, int k1, in
 	}
 }
 
-/*
- * Rounds over the whole set after the groups were clustered apart: a point
- * near a group's border may belong to a centroid of the next group.  Each
- * point is assigned to the nearest centroid of its KMEANS_POLISH_GROUPS
- * nearest top groups (their centroids are contiguous: cfirst[g] up to
- * cfirst[g + 1]), and every centroid moves to its points' mean; an emptied
- * centroid stays where it was.  About n * (k1 + 4 k / k1) * d per round.
- */
 #define KMEANS_POLISH_GROUPS	4
 #define KMEANS_POLISH_ROUNDS	5
 
+/*
+ * The p top groups nearest x, nearest first (ties: the lower index, as
+ * kmeans_nearest), into ni[0..p-1]; tdots has room for k1 floats.
+ */
 static void
-polish(const float *points, const float *weights, int n, int d, const float *top,
-	   const float *tnorms, int k1, const int *cfirst, int k, bool spherical,
-	   float *centroids)
+nearest_groups(const float *x, const float *top, const float *tnorms, int k1, int d,
+			   int p, float *tdots, int *ni)
 {
-	int			p = Min(KMEANS_POLISH_GROUPS, k1);
-	int		   *near = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int) * (Size) n * p);
+	float		best[KMEANS_POLISH_GROUPS];
+
+	embed_active_kernels->dot_rows(x, top, k1, d, tdots);
+	for (int t = 0; t < p; t++)
+	{
+		best[t] = FLT_MAX;
+		ni[t] = 0;
+	}
+	for (int g = 0; g < k1; g++)
+	{
+		float		sc = tnorms[g] - 2 * tdots[g];
+		int			t = p - 1;
+
+		if (sc >= best[t])
+			continue;
+		while (t > 0 && sc < best[t - 1])
+		{
+			best[t] = best[t - 1];
+			ni[t] = ni[t - 1];
+			t--;
+		}
+		best[t] = sc;
+		ni[t] = g;
+	}
+}
+
+/*
+ * Rounds over the whole set after the groups were clustered apart: a point
+ * near a group's border may belong to a centroid of the next group.  Each
+ * point is assigned to the nearest centroid of its p nearest top groups
+ * (near[i * p ...], from nearest_groups; their centroids are contiguous:
+ * cfirst[g] up to cfirst[g + 1]), and every centroid moves to its points'
+ * mean; an emptied centroid stays where it was.  About n * (k1 + 4 k / k1) * d per round.
+ */
+static void
+polish(const float *points, const float *weights, int n, int d, const int *near, int p,
+	   const int *cfirst, int k, bool spherical, float *centroids)
+{
 	float	   *cnorms = palloc(sizeof(float) * k);
-	float	   *tdots = palloc(sizeof(float) * k1);
 	float	   *dots = palloc(sizeof(float) * k);
 	double	   *sums = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * (Size) k * d);
 	double	   *wsum = palloc(sizeof(double) * k);
-
-	/* each point's nearest top groups, once */
-	for (int i = 0; i < n; i++)
-	{
-		int		   *ni = near + (Size) i * p;
-		float		best[KMEANS_POLISH_GROUPS];
-
-		if ((i & 255) == 0)
-			CHECK_FOR_INTERRUPTS();
-		embed_active_kernels->dot_rows(points + (Size) i * d, top, k1, d, tdots);
-		for (int t = 0; t < p; t++)
-		{
-			best[t] = FLT_MAX;
-			ni[t] = 0;
-		}
-		for (int g = 0; g < k1; g++)
-		{
-			float		sc = tnorms[g] - 2 * tdots[g];
-			int			t = p - 1;
-
-			if (sc >= best[t])
-				continue;
-			while (t > 0 && sc < best[t - 1])
-			{
-				best[t] = best[t - 1];
-				ni[t] = ni[t - 1];
-				t--;
-			}
-			best[t] = sc;
-			ni[t] = g;
-		}
-	}
 
 	for (int round = 0; round < KMEANS_POLISH_ROUNDS; round++)
 	{
@@ -544,9 +542,7 @@ polish(const float *points, const float *weights, int n, int d, const float *top
 				embed_l2_normalize(cc, d);
 		}
 	}
-	pfree(near);
 	pfree(cnorms);
-	pfree(tdots);
 	pfree(dots);
 	pfree(sums);
 	pfree(wsum);
@@ -558,6 +554,9 @@ kmeans_refine(const float *points, const float *weights, int n, int d,
 			  int max_iter, float *centroids)
 {
 	float	   *tnorms = palloc(sizeof(float) * k1);
+	float	   *tdots = palloc(sizeof(float) * k1);
+	int			p = Min(KMEANS_POLISH_GROUPS, k1);
+	int		   *near = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int) * (Size) n * p);
 	int		   *group = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int) * n);
 	int		   *order = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int) * n);
 	int		   *count = palloc0(sizeof(int) * k1);
@@ -576,7 +575,8 @@ kmeans_refine(const float *points, const float *weights, int n, int d,
 	{
 		if ((i & 255) == 0)
 			CHECK_FOR_INTERRUPTS();
-		group[i] = kmeans_nearest(points + (Size) i * d, top, tnorms, k1, d);
+		nearest_groups(points + (Size) i * d, top, tnorms, k1, d, p, tdots, near + (Size) i * p);
+		group[i] = near[(Size) i * p];
 		count[group[i]]++;
 		weight[group[i]] += weights ? weights[i] : 1.0;
 	}
@@ -623,12 +623,14 @@ kmeans_refine(const float *points, const float *weights, int n, int d,
 	first[0] = 0;
 	for (int j = 0; j < k1; j++)
 		first[j + 1] = first[j] + share[j];
-	polish(points, weights, n, d, top, tnorms, k1, first, k, spherical, centroids);
+	polish(points, weights, n, d, near, p, first, k, spherical, centroids);
 
 	pfree(sub);
 	if (subw)
 		pfree(subw);
 	pfree(tnorms);
+	pfree(tdots);
+	pfree(near);
 	pfree(group);
 	pfree(order);
 	pfree(count);

@@ -88,22 +88,6 @@ reselect(HnswIndexInfo *info, ItemPointer nbrs, float4 *dists, int n, int slots,
 	return NIL;
 }
 
-/*
- * The same decision for a full list whose links carry verdicts (the build's
- * graph in memory), without shrinking it: the list stays full, its kept links
- * first and then the nearest pruned ones as fillers, as the heuristic with
- * keep_pruned would leave it.  Only what the new link can change is looked
- * at: the new link is judged against the kept links nearer than it (it is
- * pruned at the first that is closer to it), a kept new link may prune the
- * kept links beyond it, and links not judged yet (appended while the list had
- * room) are judged in distance order.  A link pruned now does not revive the
- * ones it had pruned (they stay as fillers): a few distance computations per
- * back-link instead of the whole heuristic's n^2/2.  The one dropped is the
- * farthest pruned link, or the farthest of all when all n + 1 are kept.
- *
- * codes[0..n-1] are the list's verdicts, updated in place; codes[n] is the new
- * link's.  Returns the slot the new link takes, or -1 (not taken).
- */
 /* judge()'s candidates, loaded the first time a distance needs one (NULL: gone) */
 typedef struct JudgeSet
 {
@@ -145,6 +129,22 @@ judge_occludes(JudgeSet *js, int i, int r, double d)
 	return hnsw_distance(js->info, hnsw_candidate_full(a), hnsw_candidate_full(b)) < d;
 }
 
+/*
+ * The same decision for a full list whose links carry verdicts (the build's
+ * graph in memory), without shrinking it: the list stays full, its kept links
+ * first and then the nearest pruned ones as fillers, as the heuristic with
+ * keep_pruned would leave it.  Only what the new link can change is looked
+ * at: the new link is judged against the kept links nearer than it (it is
+ * pruned at the first that is closer to it), a kept new link may prune the
+ * kept links beyond it, and links not judged yet (appended while the list had
+ * room) are judged in distance order.  A link pruned now does not revive the
+ * ones it had pruned (they stay as fillers): a few distance computations per
+ * back-link instead of the whole heuristic's n^2/2.  The one dropped is the
+ * farthest pruned link, or the farthest of all when all n + 1 are kept.
+ *
+ * codes[0..n-1] are the list's verdicts, updated in place; codes[n] is the new
+ * link's.  Returns the slot the new link takes, or -1 (not taken).
+ */
 static int
 judge(HnswIndexInfo *info, ItemPointer nbrs, float4 *dists, int n, uint8 *codes,
 	  HnswCandidate *newc)
