@@ -487,13 +487,15 @@ mem_visit(HnswStore *st, ItemPointer tid, uint32 gen)
 }
 
 /*
- * CPU-cache prefetch of an element the build is about to read.  The search
- * asks first for the "page" of every neighbour it will read, then for each
- * one's "item" lines a little ahead; in memory there are no pages, and one
- * load of the element table tells every line the read will touch (header,
- * links, value), so the first call prefetches them all and the second has
- * nothing left to do: a distance computation (tens of nanoseconds) is too
- * short to hide a miss to memory behind, 32 of them in flight are not.
+ * CPU-cache prefetch of an element the build is about to read, in two calls
+ * (the store is eager, see HnswStore.prefetch_eager).  The first, for every
+ * neighbour of the element expanded, fetches the line of the element table
+ * that locates it and the line of its visited mark; the second, for each
+ * one not visited yet, loads that table entry (in cache by then) and
+ * prefetches every line the read will touch (header, links, value).  A
+ * distance computation (tens of nanoseconds) is too short to hide a miss to
+ * memory behind; a whole neighbourhood's misses in flight at once are not,
+ * and no miss waits for another one's answer.
  */
 static void
 mem_prefetch(HnswStore *st, ItemPointer tid, bool item)
@@ -504,8 +506,15 @@ mem_prefetch(HnswStore *st, ItemPointer tid, bool item)
 	char	   *t;
 	int			lines;
 
-	if (item || (idx = mem_index(g, tid)) < 0)
+	if ((idx = mem_index(g, tid)) < 0)
 		return;
+	if (!item)
+	{
+		__builtin_prefetch(mem_slot(g, idx));
+		if (idx < g->nmarks)
+			__builtin_prefetch(&g->marks[idx], 1);
+		return;
+	}
 	slot = *mem_slot(g, idx);
 	t = g->base + SLOT_OFF(slot);
 	lines = Min(SLOT_LINES(slot) + 1, MEM_PREFETCH_LINES);	/* +1: t is not line-aligned */
@@ -801,6 +810,7 @@ hnsw_memstore_attach(HnswMemShared *sh, bool concurrent, HnswIndexInfo *info,
 	g->store.ops = &mem_ops;
 	g->store.info = info;
 	g->store.verdicts = true;
+	g->store.prefetch_eager = true;
 	g->fallback = fallback;
 	return &g->store;
 }

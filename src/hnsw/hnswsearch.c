@@ -571,6 +571,8 @@ hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 {
 	ItemPointerData fresh[2 * HNSW_MAX_M];	/* layer 0 has the most links */
 	int			nnew;
+	bool		eager = s->info->store->prefetch_eager;
+	int			ahead;
 
 	if (ef > s->ef)
 	{
@@ -606,24 +608,31 @@ hnsw_search_more(HnswSearch *s, int ef, int64 max_visits)
 
 		/*
 		 * The neighbours not seen yet, with their pages prefetched before the
-		 * first is read, and each element's own lines PREFETCH_AHEAD ahead.
+		 * first is read, and each element's own lines PREFETCH_AHEAD ahead
+		 * (a store that prefetches eagerly: every neighbour's table line
+		 * before the visited test, and every unseen one's lines at once).
 		 */
 		nnew = 0;
+		if (eager)
+			for (int i = 0; i < c->nnbrs; i++)
+				prefetch_element(s, &c->nbrs[i], false);
 		for (int i = 0; i < c->nnbrs; i++)
 		{
 			if (mark_visited(s, &c->nbrs[i]))
 				continue;
 			fresh[nnew++] = c->nbrs[i];
-			prefetch_element(s, &c->nbrs[i], false);
+			if (!eager)
+				prefetch_element(s, &c->nbrs[i], false);
 		}
-		for (int i = 0; i < Min(nnew, PREFETCH_AHEAD); i++)
+		ahead = eager ? nnew : PREFETCH_AHEAD;
+		for (int i = 0; i < Min(nnew, ahead); i++)
 			prefetch_element(s, &fresh[i], true);
 		for (int i = 0; i < nnew; i++)
 		{
 			SearchItem *it;
 
-			if (i + PREFETCH_AHEAD < nnew)
-				prefetch_element(s, &fresh[i + PREFETCH_AHEAD], true);
+			if (i + ahead < nnew)
+				prefetch_element(s, &fresh[i + ahead], true);
 			it = read_element(s, &fresh[i], false);
 			if (it == NULL)
 				continue;

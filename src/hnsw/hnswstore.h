@@ -143,6 +143,20 @@ struct HnswStore
 	const HnswStoreOps *ops;
 	HnswIndexInfo *info;
 	bool		verdicts;		/* its elements carry link verdicts (HnswHeld.verdicts) */
+
+	/*
+	 * How a search prefetches the neighbours of the element it expands.
+	 * false (pages): a first prefetch reads a page's lines (TLB misses), so
+	 * it goes only to the neighbours not visited yet, and the items two
+	 * ahead of their reads.  true (memory): the first prefetch is one line
+	 * of the element table (and of the visited marks), cheap enough for
+	 * every neighbour before the visited test, which then hits the cache;
+	 * the second loads that line and prefetches all of the element, for
+	 * every unseen neighbour before the first is read.  Three rounds of
+	 * independent misses instead of a chain of dependent ones per
+	 * neighbour: a 300k x 100 build with one worker took 19% less time.
+	 */
+	bool		prefetch_eager;
 };
 
 /* the index's own pages (hnswdiskstore.c), allocated in the current memory context */
